@@ -1,0 +1,273 @@
+"""Configuration: `config.yaml`, validated with pydantic so a wrong key stops with its path and reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_CONFIG = "BIZENV_CONFIG"
+ENV_DATABASE_URL = "BIZENV_DATABASE_URL"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+
+Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_]+$")]
+
+
+class ConfigError(Exception):
+    """A configuration problem, with a message that names the file and the key path."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Unit(_Strict):
+    code: Code
+    name_zh: str
+    name_en: str
+    short_zh: str
+    short_en: str
+    aliases: list[str] = []
+
+
+class City(_Strict):
+    code: Code
+    name_zh: str
+    name_en: str
+    units: list[Unit] = Field(min_length=1)
+    retired_codes: dict[str, Code] = {}
+
+    @model_validator(mode="after")
+    def _codes_unique_and_retired_resolve(self) -> City:
+        codes = [u.code for u in self.units]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"unit codes must be unique; repeated: {', '.join(dupes)}")
+        if self.code in codes:
+            raise ValueError(f"the city code {self.code} cannot also be a unit code")
+        for old, new in self.retired_codes.items():
+            if new not in codes:
+                raise ValueError(f"retired code {old} maps to {new}, which is not a unit code")
+            if old in codes:
+                raise ValueError(f"retired code {old} is still a current unit code")
+        return self
+
+
+class CalendarOverride(_Strict):
+    date: dt.date
+    working: bool
+    note: str | None = None
+
+
+class CalendarSettings(_Strict):
+    overrides: list[CalendarOverride] = []
+
+    def as_mapping(self) -> dict[dt.date, tuple[bool, str | None]]:
+        """The overrides keyed by day, in the form `models.calendar` takes."""
+        return {o.date: (o.working, o.note) for o in self.overrides}
+
+
+class WarehouseSettings(_Strict):
+    url: str = "sqlite:///var/bizenv.db"
+
+
+class DashboardSettings(_Strict):
+    default_language: Literal["zh", "en"] = "zh"
+    title_zh: str = "晋中市营商环境监测平台"
+    title_en: str = "Jinzhong Business Environment Monitor"
+
+
+class KpiDefinition(_Strict):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    name_zh: str
+    name_en: str
+    unit: Literal["working_days", "ratio", "count", "per_10k", "yi_yuan", "wan_yuan", "score", "visits"]
+    direction: Literal["higher_is_better", "lower_is_better"]
+    pillar: Literal["approval", "ratings", "hotline", "county_development"]
+    computation: str
+    params: dict[str, str | int | float | bool] = {}
+    description_zh: str = ""
+    description_en: str = ""
+    target: dict[int, float] = {}
+    min_sample: int = Field(default=30, ge=0)
+
+    def target_for(self, period: str) -> float | None:
+        """The target in force for a `YYYY-MM` period."""
+        return self.target.get(int(period[:4]))
+
+
+class HttpApiSource(_Strict):
+    kind: Literal["http_api"]
+    base_url: Annotated[str, Field(pattern=r"^https?://")]
+    token_env: str | None = None
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    page_param: str = "page"
+    size_param: str = "size"
+    page_size: int = Field(default=1000, ge=1, le=100_000)
+    first_page: int = 1
+    cursor_param: str = "updated_since"
+    records_path: str = "data.records"
+    total_path: str | None = "data.total"
+    timeout_seconds: float = Field(default=30, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    endpoints: dict[str, str]
+
+    def token(self) -> str | None:
+        """The API token, read from the environment at call time so it is never stored in config."""
+        return os.environ.get(self.token_env) if self.token_env else None
+
+
+class FilesSource(_Strict):
+    kind: Literal["files"]
+    path: str
+    pattern: str = "*"
+    encoding: str | None = None
+
+
+class SqlViewSource(_Strict):
+    kind: Literal["sql_view"]
+    url: str
+    view: str
+    cursor_column: str = "updated_at"
+
+
+Source = Annotated[HttpApiSource | FilesSource | SqlViewSource, Field(discriminator="kind")]
+
+
+class JobSettings(_Strict):
+    source: str
+    dataset: str
+    schedule: str
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron_has_five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"expected a 5-field cron expression (minute hour day month weekday), got {value!r}")
+        return value
+
+
+class DemoSettings(_Strict):
+    sources_dir: str = "var/demo/sources"
+    seed: int = 20240329
+    default_scale: float = Field(default=0.02, gt=0)
+
+
+class Config(_Strict):
+    city: City
+    timezone: str = "Asia/Shanghai"
+    calendar: CalendarSettings = CalendarSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    kpis: list[KpiDefinition] = []
+    sources: dict[str, Source] = {}
+    jobs: dict[str, JobSettings] = {}
+    demo: DemoSettings = DemoSettings()
+    # Where the file was read from; relative paths in it resolve against this folder.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Config:
+        codes = [k.code for k in self.kpis]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"kpis: codes must be unique; repeated: {', '.join(dupes)}")
+        for name, job in self.jobs.items():
+            if job.source not in self.sources:
+                raise ValueError(f"jobs.{name}.source: no source named {job.source!r} under sources")
+        return self
+
+    @cached_property
+    def kpi_by_code(self) -> dict[str, KpiDefinition]:
+        """KPI definitions keyed by code."""
+        return {k.code: k for k in self.kpis}
+
+    def unit_codes(self) -> list[str]:
+        """Reporting unit codes in configured order."""
+        return [u.code for u in self.city.units]
+
+    def resolve_path(self, path: str) -> Path:
+        """A path from the file, relative to the file's folder."""
+        p = Path(path)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def database_url(self) -> str:
+        """The warehouse URL: BIZENV_DATABASE_URL wins; relative SQLite paths resolve against the config folder."""
+        url = os.environ.get(ENV_DATABASE_URL) or self.warehouse.url
+        return resolve_sqlite_url(url, self.base_dir)
+
+
+def resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    """Make `sqlite:///relative.db` absolute so the warehouse does not depend on the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base_dir / url[len(prefix):]).resolve())
+    return url
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("http_api", "files", "sql_view"):
+            continue  # pydantic's discriminator tag, not a key the user wrote
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _iter_errors(path: Path, exc: ValidationError) -> Iterator[str]:
+    for err in exc.errors(include_url=False):
+        where = _format_loc(tuple(err["loc"]))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against docs/configuration.md)"
+        yield f"{path}: {where}: {msg}"
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate the configuration named by the argument, BIZENV_CONFIG, or the repo's config.yaml."""
+    cfg_path = Path(path or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG).expanduser().resolve()
+    if not cfg_path.is_file():
+        raise ConfigError(f"{cfg_path}: configuration file not found (set --config or {ENV_CONFIG})")
+    try:
+        raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{cfg_path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{cfg_path}: expected a mapping at the top level")
+    try:
+        config = Config.model_validate({**raw, "base_dir": cfg_path.parent})
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_iter_errors(cfg_path, exc))) from None
+    _check_kpi_computations(cfg_path, config)
+    return config
+
+
+def _check_kpi_computations(cfg_path: Path, config: Config) -> None:
+    from models.kpis import COMPUTATIONS  # local import: kpis imports this module
+
+    for i, kpi in enumerate(config.kpis):
+        if kpi.computation not in COMPUTATIONS:
+            known = ", ".join(sorted(COMPUTATIONS))
+            raise ConfigError(
+                f"{cfg_path}: kpis[{i}].computation: unknown computation {kpi.computation!r} (known: {known})"
+            )

@@ -1,0 +1,108 @@
+"""Fact tables. Timestamps are Asia/Shanghai wall-clock time (naive), so a month in SQL is a month in Jinzhong.
+
+Every fact row carries its provenance (`etl_run_id`, `source`, `source_line`) and a `row_hash` of its
+business columns, so an unchanged re-delivery updates nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+
+PERIOD = String(7)  # 'YYYY-MM'
+
+
+class _Provenance:
+    row_hash: Mapped[str] = mapped_column(String(32))
+    etl_run_id: Mapped[int] = mapped_column(ForeignKey("etl_run.id"))
+    source: Mapped[str] = mapped_column(String(512))
+    source_line: Mapped[int | None] = mapped_column(Integer)
+
+
+class FactApprovalCase(_Provenance, Base):
+    """One row per 办件. `working_days` counts working days after acceptance up to completion, less suspensions."""
+
+    __tablename__ = "fact_approval_case"
+    __table_args__ = (
+        Index("ix_fact_approval_case_region_completed", "region_code", "completed_period"),
+        Index("ix_fact_approval_case_completed_period", "completed_period"),
+        Index("ix_fact_approval_case_region_accepted", "region_code", "accepted_period"),
+    )
+
+    case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("dim_region.code"))
+    item_code: Mapped[str] = mapped_column(String(64), index=True)
+    item_known: Mapped[bool] = mapped_column(Boolean)
+    dept_code: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    accepted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    promised_days: Mapped[int | None] = mapped_column(Integer)
+    statutory_days: Mapped[int | None] = mapped_column(Integer)
+    suspended_days: Mapped[int] = mapped_column(Integer)
+    working_days: Mapped[int | None] = mapped_column(Integer)
+    visits: Mapped[int] = mapped_column(Integer)
+    fully_online: Mapped[bool] = mapped_column(Boolean)
+    accepted_period: Mapped[str] = mapped_column(PERIOD)
+    completed_period: Mapped[str | None] = mapped_column(PERIOD)
+    source_updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class FactRating(_Provenance, Base):
+    """One 好差评 rating. `level` is 5 (非常满意) down to 1 (非常不满意); levels 1-2 are bad reviews (差评)."""
+
+    __tablename__ = "fact_rating"
+    __table_args__ = (Index("ix_fact_rating_region_period", "region_code", "rated_period"),)
+
+    rating_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("dim_region.code"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    rated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    rated_period: Mapped[str] = mapped_column(PERIOD)
+    level: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    verified_bad: Mapped[bool] = mapped_column(Boolean)
+    rectify_status: Mapped[str | None] = mapped_column(String(16))
+    rectified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class FactHotlineTicket(_Provenance, Base):
+    """One 12345 ticket, updated in place as it is closed, called back or reopened."""
+
+    __tablename__ = "fact_hotline_ticket"
+    __table_args__ = (Index("ix_fact_hotline_ticket_region_period", "region_code", "received_period"),)
+
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("dim_region.code"))
+    category: Mapped[str] = mapped_column(String(64))
+    is_business_env: Mapped[bool] = mapped_column(Boolean)
+    content: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    received_period: Mapped[str] = mapped_column(PERIOD)
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    called_back_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    reopen_count: Mapped[int] = mapped_column(Integer)
+    source_updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class FactCountyFigure(_Provenance, Base):
+    """A county's hand-submitted monthly figure, one row per (unit, month, indicator)."""
+
+    __tablename__ = "fact_county_figure"
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("dim_region.code"), primary_key=True)
+    period: Mapped[str] = mapped_column(PERIOD, primary_key=True)
+    indicator_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,235 @@
+"""KPI semantic layer: named computations, mart refresh in SQL, and the reads the dashboard and bulletin share.
+
+A KPI's definition (names, unit, direction, target) lives in config.yaml; its `computation` names one of
+COMPUTATIONS below. Every computation is a ratio of sums over one fact table's rows in a (region, month) slice,
+computed with GROUP BY in the warehouse, so a city value is always pooled from counts, never an average of
+county values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, tuple_
+from sqlalchemy.orm import Session
+
+from models.config import Config, KpiDefinition
+from models.dims import DimRegion
+from models.marts import MartKpiMonthly
+from models.ops import EtlRun
+from models.scope import Viewer
+
+
+@dataclass(frozen=True, slots=True)
+class RatioComputation:
+    """value = scale × Σ numerator / Σ denominator over the rows of `table` that match `where`."""
+
+    table: str
+    period_column: str
+    numerator: str
+    denominator: str
+    where: str
+    scale: float = 1.0
+
+
+COMPUTATIONS: dict[str, RatioComputation] = {
+    "approval_mean_working_days": RatioComputation(
+        table="fact_approval_case",
+        period_column="completed_period",
+        numerator="working_days",
+        denominator="1",
+        where="status = 'completed'",
+    ),
+    "approval_on_time_rate": RatioComputation(
+        table="fact_approval_case",
+        period_column="completed_period",
+        numerator="CASE WHEN working_days <= promised_days THEN 1 ELSE 0 END",
+        denominator="1",
+        where="status = 'completed'",
+    ),
+}
+
+Pair = tuple[str, str]  # (region_code, period)
+
+
+def _aggregate_sql(comp: RatioComputation, *, by_region: bool) -> str:
+    group = f"region_code, {comp.period_column}" if by_region else comp.period_column
+    region = "region_code" if by_region else "NULL"
+    return (
+        f"SELECT {region} AS region_code, {comp.period_column} AS period, "
+        f"SUM({comp.numerator}) AS num, SUM({comp.denominator}) AS den, COUNT(*) AS n "
+        f"FROM {comp.table} WHERE ({comp.where}) AND {comp.period_column} IN :periods "
+        f"GROUP BY {group}"
+    )
+
+
+def _aggregate(conn: Connection, comp: RatioComputation, periods: list[str], *, by_region: bool) -> list:
+    stmt = text(_aggregate_sql(comp, by_region=by_region)).bindparams(bindparam("periods", expanding=True))
+    return list(conn.execute(stmt, {"periods": periods}))
+
+
+def _mart_row(kpi: KpiDefinition, comp: RatioComputation, region: str, period: str, agg) -> dict:  # noqa: ANN001
+    num = float(agg.num) if agg is not None and agg.num is not None else None
+    den = float(agg.den) if agg is not None and agg.den is not None else None
+    value = comp.scale * num / den if num is not None and den else None
+    return dict(region_code=region, period=period, kpi_code=kpi.code, value=value, numerator=num,
+                denominator=den, sample_size=int(agg.n) if agg is not None else 0)
+
+
+def refresh_kpi_marts(
+    *, conn: Connection, config: Config, pairs: Iterable[Pair], tables: Iterable[str] | None = None
+) -> int:
+    """Recompute `mart_kpi_monthly` for exactly the touched (region, month) pairs, plus the city for those months."""
+    pairs = {p for p in pairs if p[1]}
+    if not pairs:
+        return 0
+    periods = sorted({p for _, p in pairs})
+    city = config.city.code
+    wanted_tables = set(tables) if tables is not None else None
+    rows: list[dict] = []
+    for kpi in config.kpis:
+        comp = COMPUTATIONS[kpi.computation]
+        if wanted_tables is not None and comp.table not in wanted_tables:
+            continue
+        by_pair = {(r.region_code, r.period): r for r in _aggregate(conn, comp, periods, by_region=True)}
+        by_period = {r.period: r for r in _aggregate(conn, comp, periods, by_region=False)}
+        rows += [_mart_row(kpi, comp, region, period, by_pair.get((region, period))) for region, period in pairs]
+        rows += [_mart_row(kpi, comp, city, period, by_period.get(period)) for period in periods]
+    if not rows:
+        return 0
+    keys = {(r["region_code"], r["period"], r["kpi_code"]) for r in rows}
+    key_col = tuple_(MartKpiMonthly.region_code, MartKpiMonthly.period, MartKpiMonthly.kpi_code)
+    key_list = sorted(keys)
+    for i in range(0, len(key_list), 500):
+        conn.execute(delete(MartKpiMonthly).where(key_col.in_(key_list[i:i + 500])))
+    conn.execute(insert(MartKpiMonthly), rows)
+    return len(rows)
+
+
+def rebuild_kpi_marts(*, conn: Connection, config: Config) -> int:
+    """Recompute every mart row from the facts (after a config change, or to repair)."""
+    conn.execute(delete(MartKpiMonthly))
+    pairs: set[Pair] = set()
+    for comp in {COMPUTATIONS[k.computation] for k in config.kpis}:
+        sql = f"SELECT DISTINCT region_code, {comp.period_column} FROM {comp.table} WHERE {comp.period_column} IS NOT NULL"
+        pairs |= {(r[0], r[1]) for r in conn.execute(text(sql))}
+    return refresh_kpi_marts(conn=conn, config=config, pairs=pairs)
+
+
+# ---- reads shared by the dashboard and the bulletin ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KpiCard:
+    """A headline KPI for one region and month, with its change against the previous month."""
+
+    kpi_code: str
+    name_zh: str
+    name_en: str
+    unit: str
+    direction: str
+    period: str
+    value: float | None
+    previous_value: float | None
+    change: float | None
+    improved: bool | None
+    target: float | None
+    target_met: bool | None
+    sample_size: int
+
+
+def previous_period(period: str) -> str:
+    """The month before a `YYYY-MM` period."""
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def _is_better(kpi: KpiDefinition, a: float, b: float) -> bool:
+    return a > b if kpi.direction == "higher_is_better" else a < b
+
+
+def _visible_regions(viewer: Viewer, region_codes: Sequence[str] | None) -> Sequence[str] | None:
+    # KPI values of every region are visible to every role (only case-level detail is scoped).
+    del viewer
+    return region_codes
+
+
+def available_periods(*, session: Session, viewer: Viewer) -> list[str]:
+    """Months that have KPI values, oldest first."""
+    del viewer
+    stmt = select(MartKpiMonthly.period).distinct().order_by(MartKpiMonthly.period)
+    return list(session.scalars(stmt))
+
+
+def read_kpi_monthly(
+    *,
+    session: Session,
+    viewer: Viewer,
+    kpi_codes: Sequence[str],
+    periods: Sequence[str] | None = None,
+    region_codes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Mart rows as a frame: region_code, period, kpi_code, value, numerator, denominator, sample_size."""
+    m = MartKpiMonthly
+    stmt = select(m.region_code, m.period, m.kpi_code, m.value, m.numerator, m.denominator, m.sample_size)
+    stmt = stmt.where(m.kpi_code.in_(list(kpi_codes)))
+    if periods is not None:
+        stmt = stmt.where(m.period.in_(list(periods)))
+    regions = _visible_regions(viewer, region_codes)
+    if regions is not None:
+        stmt = stmt.where(m.region_code.in_(list(regions)))
+    rows = session.execute(stmt.order_by(m.period, m.region_code, m.kpi_code)).all()
+    cols = ["region_code", "period", "kpi_code", "value", "numerator", "denominator", "sample_size"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def kpi_cards(
+    *, session: Session, viewer: Viewer, config: Config, period: str, region_code: str | None = None
+) -> list[KpiCard]:
+    """Headline cards for a region (the city by default) in a month, in config order."""
+    region = region_code or config.city.code
+    prev = previous_period(period)
+    frame = read_kpi_monthly(session=session, viewer=viewer, kpi_codes=[k.code for k in config.kpis],
+                             periods=[period, prev], region_codes=[region])
+    values = {(r.kpi_code, r.period): (r.value, r.sample_size) for r in frame.itertuples()}
+    cards = []
+    for kpi in config.kpis:
+        value, n = values.get((kpi.code, period), (None, 0))
+        previous, _ = values.get((kpi.code, prev), (None, 0))
+        value = None if pd.isna(value) else float(value)
+        previous = None if previous is None or pd.isna(previous) else float(previous)
+        change = value - previous if value is not None and previous is not None else None
+        improved = None if change is None or change == 0 else _is_better(kpi, value, previous)
+        target = kpi.target_for(period)
+        met = None if value is None or target is None else (value == target or _is_better(kpi, value, target))
+        cards.append(KpiCard(kpi.code, kpi.name_zh, kpi.name_en, kpi.unit, kpi.direction, period, value,
+                             previous, change, improved, target, met, int(n)))
+    return cards
+
+
+def county_comparison(
+    *, session: Session, viewer: Viewer, config: Config, period: str, kpi_code: str
+) -> pd.DataFrame:
+    """Every unit's value of one KPI in a month, best first, with names for both languages and the city value."""
+    kpi = config.kpi_by_code[kpi_code]
+    frame = read_kpi_monthly(session=session, viewer=viewer, kpi_codes=[kpi_code], periods=[period])
+    regions = pd.DataFrame(
+        session.execute(select(DimRegion.code, DimRegion.name_zh, DimRegion.name_en, DimRegion.short_zh,
+                               DimRegion.short_en, DimRegion.level, DimRegion.sort_order)).all(),
+        columns=["region_code", "name_zh", "name_en", "short_zh", "short_en", "level", "sort_order"],
+    )
+    out = regions.merge(frame[["region_code", "value", "sample_size"]], on="region_code", how="left")
+    out["sample_size"] = out["sample_size"].fillna(0).astype(int)
+    out["city_value"] = out.loc[out["level"] == "city", "value"].squeeze() if (out["level"] == "city").any() else None
+    counties = out[out["level"] == "county"].copy()
+    counties = counties.sort_values(["value", "sort_order"], ascending=[kpi.direction == "lower_is_better", True],
+                                    na_position="last")
+    return counties.drop(columns=["level"]).reset_index(drop=True)
+
+
+def data_as_of(*, session: Session) -> dt.datetime | None:
+    """When the last successful ETL run finished: the page's 数据截至."""
+    return session.scalar(select(func.max(EtlRun.finished_at)).where(EtlRun.status == "success"))

@@ -1,0 +1,60 @@
+"""Operations tables: ETL runs, quarantined rows and incremental cursors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+
+
+class EtlRun(Base):
+    """One execution of one job; `status` is running, success or failed."""
+
+    __tablename__ = "etl_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64), index=True)
+    trigger: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def rows_loaded(self) -> int:
+        """Rows that changed the warehouse: inserted plus updated."""
+        return (self.rows_inserted or 0) + (self.rows_updated or 0)
+
+
+class EtlRejectedRow(Base):
+    """A quarantined source row: where it came from, its raw values and why it was refused."""
+
+    __tablename__ = "etl_rejected_row"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("etl_run.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(512))
+    source_line: Mapped[int | None] = mapped_column(Integer)
+    reason_code: Mapped[str] = mapped_column(String(64))
+    reason_zh: Mapped[str] = mapped_column(String(256))
+    reason_en: Mapped[str] = mapped_column(String(256))
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class EtlCursor(Base):
+    """The incremental position of a source, saved in the same transaction as the rows it covers."""
+
+    __tablename__ = "etl_cursor"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int] = mapped_column(ForeignKey("etl_run.id"))

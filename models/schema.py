@@ -1,0 +1,24 @@
+"""Imports every model so `Base.metadata` is complete for Alembic and for tests."""
+
+from models.base import Base
+from models.dims import DimCalendar, DimDepartment, DimRegion, DimRegionAlias, DimServiceItem
+from models.facts import FactApprovalCase, FactCountyFigure, FactHotlineTicket, FactRating
+from models.marts import MartKpiMonthly
+from models.ops import EtlCursor, EtlRejectedRow, EtlRun
+
+__all__ = [
+    "Base",
+    "DimCalendar",
+    "DimDepartment",
+    "DimRegion",
+    "DimRegionAlias",
+    "DimServiceItem",
+    "EtlCursor",
+    "EtlRejectedRow",
+    "EtlRun",
+    "FactApprovalCase",
+    "FactCountyFigure",
+    "FactHotlineTicket",
+    "FactRating",
+    "MartKpiMonthly",
+]
