@@ -146,6 +146,8 @@ class JobSettings(_Strict):
     source: str
     dataset: str
     schedule: str
+    stream: str | None = None  # the endpoint name, for an http_api source
+    fields: dict[str, str] = {}  # canonical field -> source field, overriding the dataset's defaults
 
     @field_validator("schedule")
     @classmethod
@@ -192,6 +194,9 @@ class Config(_Strict):
         for name, job in self.jobs.items():
             if job.source not in self.sources:
                 raise ValueError(f"jobs.{name}.source: no source named {job.source!r} under sources")
+            src = self.sources[job.source]
+            if isinstance(src, HttpApiSource) and job.stream not in src.endpoints:
+                raise ValueError(f"jobs.{name}.stream: {job.stream!r} is not one of sources.{job.source}.endpoints")
         return self
 
     @cached_property

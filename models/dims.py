@@ -40,7 +40,7 @@ class DimDepartment(Base):
 
     dept_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name_zh: Mapped[str] = mapped_column(String(128))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    row_hash: Mapped[str] = mapped_column(String(32))
 
 
 class DimServiceItem(Base):

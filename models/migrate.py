@@ -7,7 +7,13 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine
+
+if TYPE_CHECKING:
+    from models.config import Config
+    from models.db import Warehouse
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -42,3 +48,14 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 def script_directory() -> ScriptDirectory:
     """The revision scripts, for tests that check the chain is linear."""
     return ScriptDirectory.from_config(alembic_config())
+
+
+def prepare_warehouse(*, warehouse: Warehouse, config: Config) -> None:
+    """Migrate to head, then make the region and calendar dimensions match config."""
+    from models.calendar_sync import sync_calendar
+    from models.regions import sync_regions
+
+    upgrade(warehouse.engine)
+    with warehouse.session() as session:
+        sync_regions(session=session, config=config)
+        sync_calendar(session=session, config=config)

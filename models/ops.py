@@ -58,3 +58,17 @@ class EtlCursor(Base):
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(64))
     run_id: Mapped[int] = mapped_column(ForeignKey("etl_run.id"))
+
+
+class EtlDirtyPeriod(Base):
+    """A (fact table, region, month) whose facts changed but whose marts are not yet refreshed.
+
+    Written in the same transaction as the facts, cleared in the same transaction as the mart refresh, so a crash
+    between the two is repaired by the next run.
+    """
+
+    __tablename__ = "etl_dirty_period"
+
+    fact_table: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)

@@ -4,7 +4,7 @@ from models.base import Base
 from models.dims import DimCalendar, DimDepartment, DimRegion, DimRegionAlias, DimServiceItem
 from models.facts import FactApprovalCase, FactCountyFigure, FactHotlineTicket, FactRating
 from models.marts import MartKpiMonthly
-from models.ops import EtlCursor, EtlRejectedRow, EtlRun
+from models.ops import EtlCursor, EtlDirtyPeriod, EtlRejectedRow, EtlRun
 
 __all__ = [
     "Base",
@@ -14,6 +14,7 @@ __all__ = [
     "DimRegionAlias",
     "DimServiceItem",
     "EtlCursor",
+    "EtlDirtyPeriod",
     "EtlRejectedRow",
     "EtlRun",
     "FactApprovalCase",

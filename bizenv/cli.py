@@ -1,0 +1,150 @@
+"""The `bizenv` command: one entry point for operators, with a subcommand per task."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from models.config import Config, ConfigError, load_config
+from models.db import Warehouse
+
+
+def _warehouse(config: Config) -> Warehouse:
+    return Warehouse(config.database_url())
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
+    """Migrate the warehouse to the latest schema and sync regions and the calendar from config."""
+    from models.migrate import prepare_warehouse
+
+    warehouse = _warehouse(config)
+    prepare_warehouse(warehouse=warehouse, config=config)
+    _print(f"warehouse is at the latest schema: {warehouse.engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_etl_run(args: argparse.Namespace, config: Config) -> int:
+    """Run jobs once, now; exit non-zero if any failed."""
+    from etl.jobs import JobError, run_jobs
+    from models.migrate import prepare_warehouse
+
+    warehouse = _warehouse(config)
+    prepare_warehouse(warehouse=warehouse, config=config)
+    try:
+        summaries = run_jobs(warehouse=warehouse, config=config, names=args.jobs or None, progress=_progress())
+    except JobError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for s in summaries:
+        _print(_summary_line(s))
+    return 0 if all(s.status == "success" for s in summaries) else 1
+
+
+def _summary_line(s) -> str:  # noqa: ANN001 - etl.jobs.RunSummary, imported lazily
+    rate = s.rows_read / s.seconds if s.seconds else 0.0
+    line = (f"{s.job}: {s.status} (run {s.run_id}) read {s.rows_read:,}, inserted {s.rows_inserted:,}, "
+            f"updated {s.rows_updated:,}, rejected {s.rows_rejected:,}, marts {s.marts_refreshed:,} rows, "
+            f"{s.seconds:.1f}s ({rate:,.0f} rows/s)")
+    return line + (f"\n  error: {s.error}" if s.error else "")
+
+
+def _progress():
+    """A progress printer that rewrites one terminal line, or prints sparsely when not a terminal."""
+    tty = sys.stderr.isatty()
+    state = {"n": 0}
+
+    def show(message: str) -> None:
+        state["n"] += 1
+        if tty:
+            print(f"\r{message}\033[K", end="", file=sys.stderr, flush=True)
+        elif state["n"] % 50 == 0:
+            print(message, file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    """Build the Jinzhong demo (source systems, ETL, marts) and serve the dashboard."""
+    from etl.demo_build import build_demo
+
+    result = build_demo(config=config, scale=args.scale, months=args.months, progress=_progress(), echo=_print)
+    if result.failed:
+        print("error: the demo ETL failed; see the lines above", file=sys.stderr)
+        return 1
+    if args.no_serve:
+        return 0
+    return _serve(config, host=args.host, port=args.port)
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    """Serve the dashboard with Flask's development server (production: gunicorn 'dashboard.wsgi:server')."""
+    return _serve(config, host=args.host, port=args.port)
+
+
+def _serve(config: Config, *, host: str, port: int) -> int:
+    from dashboard.app import create_app
+
+    app = create_app(config)
+    _print(f"\nbizenv dashboard: http://{host}:{port}/  (no login yet; press Ctrl+C to stop)")
+    app.run(host=host, port=port, debug=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="bizenv", description="Jinzhong business-environment KPI platform")
+    parser.add_argument("--config", help="configuration file (default: $BIZENV_CONFIG or ./config.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = sub.add_parser("db", help="warehouse schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate the warehouse to the latest schema").set_defaults(func=cmd_db_upgrade)
+
+    etl = sub.add_parser("etl", help="data pipeline").add_subparsers(dest="etl_command", required=True)
+    run = etl.add_parser("run", help="run jobs once, now (default: every configured job)")
+    run.add_argument("jobs", nargs="*", metavar="JOB")
+    run.set_defaults(func=cmd_etl_run)
+
+    demo = sub.add_parser("demo", help="build the Jinzhong demo warehouse and serve the dashboard")
+    demo.add_argument("--scale", type=float, default=None, help="share of real city volume (1.0 = real; default 0.02)")
+    demo.add_argument("--months", type=int, default=None, help="months of history up to the last full month "
+                                                               "(default: from 2023-01)")
+    demo.add_argument("--no-serve", action="store_true", help="build only; do not start the dashboard")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8050)
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve the dashboard (development server)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8050)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args, config)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Approval cases (办件) from the integrated government-service platform -> `fact_approval_case`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from etl.datasets.base import Context, Prepared, first_failure, reject_frame, resolve_region, row_hash, take_fields
+from etl.parsing import clean_text, format_datetime, format_period, parse_datetime, parse_int
+
+NAME = "approvals"
+TABLE = "fact_approval_case"
+KEY = ["case_id"]
+PERIOD_COLUMNS = ["completed_period"]  # marts group approvals by completion month
+CURSOR_FIELD, KEY_FIELD = "source_updated_at", "case_id"
+
+# Canonical field -> the platform's export field (全国一体化政务服务平台 naming). Config can override per job.
+DEFAULT_FIELDS: dict[str, str] = {
+    "case_id": "SBLSH",
+    "item_code": "SXBM",
+    "region": "XZQHDM",
+    "dept_code": "SLBMBM",
+    "channel": "SBQD",
+    "submitted_at": "SBSJ",
+    "accepted_at": "SLSJ",
+    "completed_at": "BJSJ",
+    "status": "BJZT",
+    "suspended_days": "ZTTS",
+    "promised_days": "CNSX",
+    "statutory_days": "FDSX",
+    "visits": "PDCS",
+    "fully_online": "SFQCWB",
+    "source_updated_at": "GXSJ",
+}
+REQUIRED = ["case_id", "item_code", "region", "accepted_at", "completed_at", "status", "source_updated_at"]
+
+STATUS = {
+    "已办结": "completed", "办结": "completed", "completed": "completed",
+    "在办": "in_progress", "办理中": "in_progress", "in_progress": "in_progress",
+    "补正中": "suspended", "挂起": "suspended", "suspended": "suspended",
+    "不予受理": "not_accepted", "not_accepted": "not_accepted",
+    "撤件": "withdrawn", "撤回": "withdrawn", "withdrawn": "withdrawn",
+}
+CHANNEL = {"窗口办理": "window", "窗口": "window", "网上办理": "online", "网上": "online", "移动端": "mobile",
+           "自助终端": "kiosk", "window": "window", "online": "online", "mobile": "mobile", "kiosk": "kiosk"}
+TRUE_TEXT = {"1", "是", "true", "True", "Y", "y"}
+
+COLUMNS = [
+    "case_id", "region_code", "item_code", "item_known", "dept_code", "channel", "submitted_at", "accepted_at",
+    "completed_at", "status", "promised_days", "statutory_days", "suspended_days", "working_days", "visits",
+    "fully_online", "accepted_period", "completed_period", "source_updated_at",
+]
+HASHED = [c for c in COLUMNS if c != "source_updated_at"]
+
+
+def prepare(records: list[dict], *, source: str, ctx: Context, fields: Mapping[str, str] | None = None) -> Prepared:
+    """Validate one page of platform records and shape the good ones as `fact_approval_case` rows."""
+    raw = pd.DataFrame.from_records(records)
+    lines = pd.Series(np.arange(1, len(raw) + 1), index=raw.index)
+    f = take_fields(raw, {**DEFAULT_FIELDS, **(fields or {})}, required=REQUIRED, where=source)
+    case_id = clean_text(f["case_id"])
+    region = resolve_region(f["region"], ctx.aliases)
+    status = clean_text(f["status"]).map(STATUS).astype("string")
+    accepted = parse_datetime(f["accepted_at"])
+    completed = parse_datetime(f["completed_at"])
+    completed_given = clean_text(f["completed_at"]).notna()
+    submitted = parse_datetime(f["submitted_at"])
+    visits = parse_int(f["visits"]).fillna(0)
+    suspended = parse_int(f["suspended_days"]).fillna(0)
+    working = pd.Series(ctx.calendar.working_days_between_many(accepted.to_numpy("datetime64[D]"),
+                                                                completed.to_numpy("datetime64[D]")), index=raw.index)
+    span_start, span_end = pd.Timestamp(ctx.calendar.start), pd.Timestamp(ctx.calendar.end) + pd.Timedelta(days=1)
+    outside = ~accepted.between(span_start, span_end, inclusive="left") | (
+        completed.notna() & ~completed.between(span_start, span_end, inclusive="left"))
+    reasons = first_failure([
+        ("missing_key", case_id.isna()),
+        ("unknown_region", region.isna()),
+        ("bad_accepted_at", accepted.isna()),
+        ("bad_completed_at", completed_given & completed.isna()),
+        ("unknown_status", status.isna()),
+        ("completed_before_accepted", completed < accepted),
+        ("completed_without_time", (status == "completed") & completed.isna()),
+        ("date_out_of_range", outside),
+        ("negative_count", (visits < 0) | (suspended < 0)),
+    ], raw.index)
+    rejects = reject_frame(raw, reasons, source=source, lines=lines)
+    good = reasons.isna()
+
+    item_code = clean_text(f["item_code"]).fillna("")
+    catalogue = item_code.map(lambda c: ctx.items.get(c))
+    known = catalogue.notna()
+    cat_dept = catalogue.map(lambda t: t[0], na_action="ignore")
+    cat_statutory = catalogue.map(lambda t: t[1], na_action="ignore")
+    cat_promised = catalogue.map(lambda t: t[2], na_action="ignore")
+    promised = parse_int(f["promised_days"]).fillna(pd.to_numeric(cat_promised).astype("Int64"))
+    statutory = parse_int(f["statutory_days"]).fillna(pd.to_numeric(cat_statutory).astype("Int64"))
+    days = (working - suspended.astype(float)).clip(lower=0).where(completed.notna())
+    out = pd.DataFrame({
+        "case_id": case_id,
+        "region_code": region,
+        "item_code": item_code,
+        "item_known": known.astype(int),
+        "dept_code": clean_text(f["dept_code"]).fillna(cat_dept.astype("string")),
+        "channel": clean_text(f["channel"]).map(CHANNEL).fillna("other"),
+        "submitted_at": format_datetime(submitted),
+        "accepted_at": format_datetime(accepted),
+        "completed_at": format_datetime(completed),
+        "status": status,
+        "promised_days": promised,
+        "statutory_days": statutory,
+        "suspended_days": suspended,
+        "working_days": days.round().astype("Int64"),
+        "visits": visits,
+        "fully_online": clean_text(f["fully_online"]).isin(TRUE_TEXT).astype(int),
+        "accepted_period": format_period(accepted),
+        "completed_period": format_period(completed),
+        "source_updated_at": format_datetime(parse_datetime(f["source_updated_at"])),
+    })[good]
+    out["row_hash"] = row_hash(out, HASHED)
+    out["etl_run_id"] = ctx.run_id
+    out["source"] = source
+    out["source_line"] = lines[good]
+    # A case delivered twice in one batch: the last delivery wins, as it would across batches.
+    out = out.drop_duplicates(subset=KEY, keep="last")
+    return Prepared(rows=out.reset_index(drop=True), rejects=rejects)

@@ -1,0 +1,87 @@
+"""What every dataset definition shares: the context it validates against, and quarantine helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from models.calendar import WorkCalendar
+from models.config import Config
+from models.regions import normalise_region_text
+
+REJECT_COLUMNS = ["source", "source_line", "reason_code", "raw"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What validation needs from the warehouse and config, read once per run."""
+
+    config: Config
+    aliases: Mapping[str, str]
+    calendar: WorkCalendar
+    run_id: int
+    items: Mapping[str, tuple[str | None, int | None, int | None, bool]] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    """A batch split into loadable rows (warehouse columns) and quarantined rows (with reasons)."""
+
+    rows: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+class FieldMappingError(Exception):
+    """A source's records lack a field the dataset needs: the whole batch is refused."""
+
+
+def take_fields(raw: pd.DataFrame, mapping: Mapping[str, str], *, required: Sequence[str], where: str) -> pd.DataFrame:
+    """Rename source fields to canonical names; a missing required field stops the batch with its name."""
+    missing = [f"{canon} ← {mapping[canon]}" for canon in required if mapping[canon] not in raw.columns]
+    if missing and len(raw):
+        raise FieldMappingError(f"{where}: records lack field(s) {', '.join(missing)}; "
+                                "fix the field names under jobs.<job>.fields in config.yaml")
+    out = pd.DataFrame(index=raw.index)
+    for canon, src in mapping.items():
+        out[canon] = raw[src] if src in raw.columns else pd.Series(pd.NA, index=raw.index, dtype="object")
+    return out
+
+
+def resolve_region(values: pd.Series, aliases: Mapping[str, str]) -> pd.Series:
+    """Current unit codes from codes, names, short names, aliases or retired codes; NA when unknown."""
+    keys = values.astype("string").str.normalize("NFKC").str.strip().map(
+        lambda v: normalise_region_text(v) if isinstance(v, str) else v, na_action="ignore")
+    return keys.map(aliases).astype("string")
+
+
+def first_failure(checks: Sequence[tuple[str, pd.Series]], index: pd.Index) -> pd.Series:
+    """The first failing check's reason code per row (NA where every check passes)."""
+    if not checks:
+        return pd.Series(pd.NA, index=index, dtype="string")
+    conds = [mask.fillna(False).to_numpy(dtype=bool) for _, mask in checks]
+    codes = [code for code, _ in checks]
+    reason = np.select(conds, codes, default="")
+    return pd.Series(reason, index=index, dtype="string").replace("", pd.NA)
+
+
+def reject_frame(raw: pd.DataFrame, reasons: pd.Series, *, source: str, lines: pd.Series) -> pd.DataFrame:
+    """Quarantine rows with their source, line and raw values as JSON."""
+    bad = reasons.notna()
+    if not bad.any():
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    raw_bad = raw.loc[bad]
+    raw_json = [json.dumps({k: (None if pd.isna(v) else v) for k, v in rec.items()}, ensure_ascii=False, default=str)
+                for rec in raw_bad.to_dict("records")]
+    return pd.DataFrame({"source": source, "source_line": lines[bad].to_numpy(), "reason_code": reasons[bad].to_numpy(),
+                         "raw": raw_json})
+
+
+def row_hash(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """A stable 16-hex-digit hash of the business columns, so unchanged rows are recognised on re-delivery."""
+    text = frame[list(columns)].astype("string").fillna("\x00")
+    hashed = pd.util.hash_pandas_object(text, index=False).to_numpy(dtype=np.uint64)
+    return np.char.mod("%016x", hashed)

@@ -1,0 +1,142 @@
+"""`bizenv demo`: generate Jinzhong's source systems, run the real ETL against them, and leave marts ready.
+
+The demo goes through the same path as production: the approval platform is a separate HTTP process on loopback,
+and the warehouse is filled only by the ETL jobs. Sources are regenerated (and the warehouse reset) only when the
+demo's parameters change; otherwise a rerun is an incremental ETL run that loads nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from etl.demo.approval_api import start_process
+from etl.demo.generator import UnitSpec, generate_sources
+from etl.jobs import RunSummary, run_jobs
+from models.config import Config, HttpApiSource
+from models.db import Warehouse
+from models.facts import FactApprovalCase
+from models.migrate import downgrade, prepare_warehouse
+
+FIRST_MONTH = "2023-01"
+Echo = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    """What the demo built, for the CLI and tests."""
+
+    params: dict
+    generated: bool
+    seconds: float
+    runs: list[RunSummary] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Whether any ETL run failed."""
+        return any(r.status != "success" for r in self.runs)
+
+
+def last_full_month(tz: str, today: dt.date | None = None) -> str:
+    """The most recent month that has ended, in the city's timezone."""
+    today = today or dt.datetime.now(ZoneInfo(tz)).date()
+    first = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{first.year}-{first.month:02d}"
+
+
+def month_span(end_month: str, months: int | None) -> tuple[str, str]:
+    """(start, end) months: N months ending at `end_month`, or from 2023-01."""
+    if not months:
+        return FIRST_MONTH, end_month
+    year, month = int(end_month[:4]), int(end_month[5:7])
+    index = year * 12 + month - 1 - (months - 1)
+    return f"{index // 12}-{index % 12 + 1:02d}", end_month
+
+
+def _units(config: Config) -> list[UnitSpec]:
+    return [UnitSpec(code=u.code, name_zh=u.name_zh, short_zh=u.short_zh, name_en=u.short_en)
+            for u in config.city.units]
+
+
+def _api_source(config: Config) -> tuple[str, HttpApiSource]:
+    for name, src in config.sources.items():
+        if isinstance(src, HttpApiSource):
+            return name, src
+    raise ValueError("config.yaml has no http_api source for the demo's approval platform")
+
+
+def _same_sources(manifest_path: Path, params: dict) -> bool:
+    if not manifest_path.is_file():
+        return False
+    try:
+        return json.loads(manifest_path.read_text(encoding="utf-8")).get("params") == params
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
+def _reset_warehouse(warehouse: Warehouse) -> None:
+    """Drop the demo's tables so data from a different demo cannot linger."""
+    downgrade(warehouse.engine, "base")
+
+
+def build_demo(
+    *, config: Config, scale: float | None = None, months: int | None = None, end_month: str | None = None,
+    echo: Echo = print, progress: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Generate the demo sources if needed, run every ETL job against them, and report."""
+    started = time.perf_counter()
+    start, end = month_span(end_month or last_full_month(config.timezone), months)
+    params = {"seed": config.demo.seed, "scale": scale or config.demo.default_scale, "start_month": start,
+              "end_month": end, "units": config.unit_codes()}
+    out_dir = config.resolve_path(config.demo.sources_dir)
+    warehouse = Warehouse(config.database_url())
+    generated = not _same_sources(out_dir / "manifest.json", params)
+    if generated:
+        echo(f"generating Jinzhong demo sources {start}..{end} at scale {params['scale']} into {out_dir} ...")
+        manifest = generate_sources(out_dir=out_dir, units=_units(config), start_month=start, end_month=end,
+                                    scale=params["scale"], seed=params["seed"])
+        manifest_path = out_dir / "manifest.json"
+        manifest_path.write_text(json.dumps({**manifest, "params": params}, ensure_ascii=False, indent=2, default=str),
+                                 encoding="utf-8")
+        echo("resetting the demo warehouse ...")
+        prepare_warehouse(warehouse=warehouse, config=config)
+        _reset_warehouse(warehouse)
+    prepare_warehouse(warehouse=warehouse, config=config)
+    result = DemoResult(params=params, generated=generated, seconds=0.0)
+    result.runs = _run_etl(config=config, warehouse=warehouse, out_dir=out_dir, progress=progress)
+    for run in result.runs:
+        echo(_describe(run))
+    result.seconds = time.perf_counter() - started
+    with warehouse.session() as session:
+        cases = session.scalar(select(func.count()).select_from(FactApprovalCase))
+    echo(f"demo ready in {result.seconds:.1f}s: {cases:,} approval cases in {warehouse.engine.url.render_as_string()}")
+    warehouse.dispose()
+    return result
+
+
+def _run_etl(*, config: Config, warehouse: Warehouse, out_dir: Path,
+             progress: Callable[[str], None] | None) -> list[RunSummary]:
+    """Start the approval platform's API on loopback, run the jobs against it, and stop it."""
+    _name, api = _api_source(config)
+    url = urllib.parse.urlsplit(api.base_url)
+    proc = start_process(db_path=out_dir / "approval_platform.db", host=url.hostname or "127.0.0.1",
+                         port=url.port or 80, token=api.token())
+    try:
+        return run_jobs(warehouse=warehouse, config=config, trigger="demo", progress=progress)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _describe(run: RunSummary) -> str:
+    text = (f"  {run.job}: {run.status}, read {run.rows_read:,}, loaded {run.rows_loaded:,}, "
+            f"quarantined {run.rows_rejected:,}, {run.seconds:.1f}s")
+    return text + (f"\n    error: {run.error}" if run.error else "")

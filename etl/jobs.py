@@ -1,0 +1,179 @@
+"""ETL jobs: extract a source stream page by page, validate, load each page in one transaction, refresh marts.
+
+A job run is recorded in `etl_run`. Each page's facts, quarantined rows, dirty (region, month) pairs and the
+source cursor commit together, so a crash leaves the warehouse as it was before that page and the next run
+resumes from the cursor. Marts are refreshed at the end for exactly the pairs marked dirty.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+
+from sqlalchemy import Connection, select, update
+
+from etl.datasets import approvals, service_items
+from etl.datasets.base import Context, FieldMappingError, Prepared
+from etl.extract.http_api import HttpApiExtractor, SourceError
+from etl.load import clear_dirty, dirty_pairs, now_local, quarantine, read_cursor, save_cursor, upsert_frame
+from models.calendar import get_calendar
+from models.calendar_sync import sync_calendar
+from models.config import Config, HttpApiSource, JobSettings
+from models.db import Warehouse
+from models.dims import DimServiceItem
+from models.kpis import refresh_kpi_marts
+from models.ops import EtlRun
+from models.regions import alias_map, sync_regions
+
+log = logging.getLogger(__name__)
+
+DATASETS: dict[str, ModuleType] = {"approvals": approvals, "service_items": service_items}
+
+Progress = Callable[[str], None]
+
+
+class JobError(Exception):
+    """A job that cannot run as configured; the message names the job and the key."""
+
+
+@dataclass
+class RunSummary:
+    """What one run did, for the CLI and for tests."""
+
+    run_id: int
+    job: str
+    status: str
+    rows_read: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_rejected: int = 0
+    marts_refreshed: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def rows_loaded(self) -> int:
+        """Rows that changed the warehouse."""
+        return self.rows_inserted + self.rows_updated
+
+
+def _start_run(warehouse: Warehouse, *, job: str, trigger: str, tz: str) -> int:
+    with warehouse.engine.begin() as conn:
+        result = conn.execute(EtlRun.__table__.insert().values(
+            job=job, trigger=trigger, started_at=now_local(tz), status="running",
+            rows_read=0, rows_inserted=0, rows_updated=0, rows_rejected=0))
+        return int(result.inserted_primary_key[0])
+
+
+def _finish_run(warehouse: Warehouse, summary: RunSummary, *, tz: str) -> None:
+    with warehouse.engine.begin() as conn:
+        conn.execute(update(EtlRun).where(EtlRun.id == summary.run_id).values(
+            finished_at=now_local(tz), status=summary.status, rows_read=summary.rows_read,
+            rows_inserted=summary.rows_inserted, rows_updated=summary.rows_updated,
+            rows_rejected=summary.rows_rejected, error=summary.error))
+
+
+def _catalogue(conn: Connection) -> dict[str, tuple[str | None, int | None, int | None, bool]]:
+    rows = conn.execute(select(DimServiceItem.item_code, DimServiceItem.dept_code, DimServiceItem.statutory_days,
+                               DimServiceItem.promised_days, DimServiceItem.is_instant))
+    return {r.item_code: (r.dept_code, r.statutory_days, r.promised_days, bool(r.is_instant)) for r in rows}
+
+
+def _context(warehouse: Warehouse, config: Config, run_id: int, dataset: ModuleType) -> Context:
+    with warehouse.session() as session:
+        sync_regions(session=session, config=config)
+        sync_calendar(session=session, config=config)
+        items = _catalogue(session.connection()) if dataset is approvals else {}
+    return Context(config=config, aliases=alias_map(config), calendar=get_calendar(config.calendar.as_mapping()),
+                   run_id=run_id, items=items)
+
+
+def _load_page(conn: Connection, dataset: ModuleType, prepared: Prepared, summary: RunSummary) -> None:
+    if dataset is service_items and not prepared.rows.empty:
+        depts = service_items.departments(prepared.rows)
+        upsert_frame(conn=conn, table="dim_department", frame=depts, key=["dept_code"], columns=list(depts.columns))
+    cols = [*dataset.COLUMNS, "row_hash", "etl_run_id", "source", "source_line"]
+    result = upsert_frame(conn=conn, table=dataset.TABLE, frame=prepared.rows, key=dataset.KEY, columns=cols,
+                          period_columns=dataset.PERIOD_COLUMNS)
+    summary.rows_inserted += result.inserted
+    summary.rows_updated += result.updated
+    summary.rows_rejected += quarantine(conn=conn, run_id=summary.run_id, dataset=dataset.NAME,
+                                        rejects=prepared.rejects)
+
+
+def _run_api_job(warehouse: Warehouse, config: Config, name: str, job: JobSettings, summary: RunSummary,
+                 progress: Progress | None) -> None:
+    source = config.sources[job.source]
+    assert isinstance(source, HttpApiSource)
+    dataset = DATASETS[job.dataset]
+    ctx = _context(warehouse, config, summary.run_id, dataset)
+    fields = {**dataset.DEFAULT_FIELDS, **job.fields}
+    extractor = HttpApiExtractor(settings=source, name=job.source, stream=job.stream or "",
+                                 cursor_field=fields[dataset.CURSOR_FIELD], key_field=fields[dataset.KEY_FIELD])
+    with warehouse.engine.connect() as conn:
+        since = read_cursor(conn=conn, source=job.source, stream=job.stream or "")
+    started = time.perf_counter()
+    for page in extractor.pages(since=since):
+        prepared = dataset.prepare(page.records, source=page.url, ctx=ctx, fields=job.fields)
+        with warehouse.engine.begin() as conn:
+            _load_page(conn, dataset, prepared, summary)
+            if page.cursor:
+                save_cursor(conn=conn, source=job.source, stream=job.stream or "", value=page.cursor,
+                            run_id=summary.run_id)
+        summary.rows_read += len(page.records)
+        if progress:
+            rate = summary.rows_read / max(time.perf_counter() - started, 1e-9)
+            progress(f"{name}: {summary.rows_read:,} rows read ({rate:,.0f} rows/s)")
+
+
+def refresh_dirty_marts(*, warehouse: Warehouse, config: Config) -> int:
+    """Refresh marts for every pair marked dirty (by this run or by one that crashed), then clear the marks."""
+    with warehouse.engine.begin() as conn:
+        pending = dirty_pairs(conn=conn)
+        n = 0
+        for table, pairs in pending.items():
+            n += refresh_kpi_marts(conn=conn, config=config, pairs=pairs, tables=[table])
+        if pending:
+            clear_dirty(conn=conn, fact_tables=list(pending))
+        return n
+
+
+def run_job(*, warehouse: Warehouse, config: Config, name: str, trigger: str = "cli",
+            progress: Progress | None = None) -> RunSummary:
+    """Run one configured job now; a failure is recorded with its error and returned, not raised."""
+    if name not in config.jobs:
+        raise JobError(f"unknown job {name!r}; configured jobs: {', '.join(config.jobs) or '(none)'}")
+    job = config.jobs[name]
+    if job.dataset not in DATASETS:
+        raise JobError(f"jobs.{name}.dataset: unknown dataset {job.dataset!r} (known: {', '.join(DATASETS)})")
+    run_id = _start_run(warehouse, job=name, trigger=trigger, tz=config.timezone)
+    summary = RunSummary(run_id=run_id, job=name, status="running")
+    started = time.perf_counter()
+    try:
+        if not isinstance(config.sources[job.source], HttpApiSource):
+            raise JobError(f"jobs.{name}: {config.sources[job.source].kind} sources are not loadable yet")
+        _run_api_job(warehouse, config, name, job, summary, progress)
+        summary.marts_refreshed = refresh_dirty_marts(warehouse=warehouse, config=config)
+        summary.status = "success"
+    except (SourceError, FieldMappingError, JobError) as exc:
+        summary.status, summary.error = "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - any crash is recorded on the run, then re-raised
+        summary.status, summary.error = "failed", "".join(traceback.format_exception_only(exc)).strip()
+        summary.seconds = time.perf_counter() - started
+        _finish_run(warehouse, summary, tz=config.timezone)
+        raise
+    summary.seconds = time.perf_counter() - started
+    _finish_run(warehouse, summary, tz=config.timezone)
+    return summary
+
+
+def run_jobs(*, warehouse: Warehouse, config: Config, names: Sequence[str] | None = None, trigger: str = "cli",
+             progress: Progress | None = None) -> list[RunSummary]:
+    """Run jobs in dependency order (the catalogue before approvals); one job's failure does not stop the rest."""
+    wanted = list(names) if names else list(config.jobs)
+    order = sorted(wanted, key=lambda n: 0 if config.jobs.get(n) and config.jobs[n].dataset == "service_items" else 1)
+    return [run_job(warehouse=warehouse, config=config, name=n, trigger=trigger, progress=progress) for n in order]

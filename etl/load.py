@@ -1,0 +1,180 @@
+"""The loader: the only code that writes facts and dimensions.
+
+Each batch is staged in a temporary table (raw `executemany` on SQLite, COPY on PostgreSQL), then merged into the
+target with one `INSERT .. SELECT .. ON CONFLICT (key) DO UPDATE .. WHERE row_hash differs`. An unchanged row is
+therefore never rewritten, and loading the same data twice changes nothing. The (region, month) pairs whose facts
+changed are recorded in `etl_dirty_period` in the same transaction, for the mart refresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from etl.reasons import reason_text
+from models.ops import EtlCursor, EtlDirtyPeriod, EtlRejectedRow
+
+Pair = tuple[str, str]
+
+
+@dataclass
+class UpsertResult:
+    """What a merge changed: rows inserted, rows updated, and the (region, month) pairs they touch."""
+
+    inserted: int = 0
+    updated: int = 0
+    touched: set[Pair] = field(default_factory=set)
+
+
+def _python_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple]:
+    """Rows as tuples of plain Python values (None for missing), which every DB-API driver binds."""
+    arrays = [frame[c].to_numpy(dtype=object, na_value=None) for c in columns]
+    return zip(*arrays, strict=True)
+
+
+def _stage_sqlite(conn: Connection, table: str, stage: str, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    raw = conn.connection.driver_connection
+    cols = ", ".join(columns)
+    raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM main.{table} WHERE 0")
+    raw.execute(f"DELETE FROM {stage}")
+    marks = ", ".join("?" for _ in columns)
+    raw.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", _python_rows(frame, columns))
+
+
+def _stage_postgres(conn: Connection, table: str, stage: str, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    raw = conn.connection.driver_connection
+    cols = ", ".join(columns)
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
+        cur.execute(f"TRUNCATE {stage}")
+        with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+            for row in _python_rows(frame, columns):
+                copy.write_row(row)
+
+
+def _stage(conn: Connection, table: str, frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    stage = f"stage_{table}"
+    if conn.dialect.name == "sqlite":
+        _stage_sqlite(conn, table, stage, frame, columns)
+    else:
+        _stage_postgres(conn, table, stage, frame, columns)
+    return stage
+
+
+def _changes(conn: Connection, table: str, stage: str, key: Sequence[str], period_columns: Sequence[str]) -> UpsertResult:
+    """Count new and changed rows, and collect the pairs they touch before and after the change."""
+    on = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    new_flag = f"CASE WHEN t.{key[0]} IS NULL THEN 1 ELSE 0 END"
+    result = UpsertResult()
+    pcols = list(period_columns) or ["NULL"]
+    for pcol in pcols:
+        s_p = f"s.{pcol}" if pcol != "NULL" else "NULL"
+        t_p = f"t.{pcol}" if pcol != "NULL" else "NULL"
+        sql = (f"SELECT s.region_code AS sr, {s_p} AS sp, t.region_code AS tr, {t_p} AS tp, "
+               f"SUM({new_flag}) AS n_new, COUNT(*) AS n FROM {stage} s LEFT JOIN {table} t ON {on} "
+               f"WHERE t.{key[0]} IS NULL OR t.row_hash <> s.row_hash GROUP BY 1, 2, 3, 4") if period_columns else (
+               f"SELECT NULL AS sr, NULL AS sp, NULL AS tr, NULL AS tp, SUM({new_flag}) AS n_new, COUNT(*) AS n "
+               f"FROM {stage} s LEFT JOIN {table} t ON {on} WHERE t.{key[0]} IS NULL OR t.row_hash <> s.row_hash")
+        inserted = updated = 0
+        for r in conn.execute(text(sql)):
+            if r.n is None:
+                continue
+            inserted += int(r.n_new or 0)
+            updated += int(r.n) - int(r.n_new or 0)
+            result.touched |= {(reg, per) for reg, per in ((r.sr, r.sp), (r.tr, r.tp)) if reg and per}
+        result.inserted, result.updated = inserted, updated
+    return result
+
+
+def _merge(conn: Connection, table: str, stage: str, key: Sequence[str], columns: Sequence[str]) -> None:
+    cols = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    conn.execute(text(
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} WHERE {table}.row_hash <> excluded.row_hash"
+    ))
+
+
+def upsert_frame(
+    *, conn: Connection, table: str, frame: pd.DataFrame, key: Sequence[str], columns: Sequence[str],
+    period_columns: Sequence[str] = (),
+) -> UpsertResult:
+    """Merge a batch on its natural key; unchanged rows (same row_hash) are left untouched."""
+    if frame.empty:
+        return UpsertResult()
+    stage = _stage(conn, table, frame, columns)
+    result = _changes(conn, table, stage, key, period_columns)
+    if result.inserted or result.updated:
+        _merge(conn, table, stage, key, columns)
+    if result.touched:
+        mark_dirty(conn=conn, fact_table=table, pairs=result.touched)
+    return result
+
+
+def _insert_ignore(conn: Connection, model, rows: list[dict]) -> None:  # noqa: ANN001 - a mapped class
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(model).on_conflict_do_nothing(), rows)
+
+
+def mark_dirty(*, conn: Connection, fact_table: str, pairs: Iterable[Pair]) -> None:
+    """Remember that these pairs' marts are stale, in the caller's transaction."""
+    rows = [dict(fact_table=fact_table, region_code=r, period=p) for r, p in sorted(pairs)]
+    if rows:
+        _insert_ignore(conn, EtlDirtyPeriod, rows)
+
+
+def dirty_pairs(*, conn: Connection) -> dict[str, set[Pair]]:
+    """Stale pairs by fact table."""
+    out: dict[str, set[Pair]] = {}
+    for row in conn.execute(select(EtlDirtyPeriod.fact_table, EtlDirtyPeriod.region_code, EtlDirtyPeriod.period)):
+        out.setdefault(row.fact_table, set()).add((row.region_code, row.period))
+    return out
+
+
+def clear_dirty(*, conn: Connection, fact_tables: Iterable[str]) -> None:
+    """Forget stale pairs once their marts are refreshed, in the same transaction as the refresh."""
+    conn.execute(delete(EtlDirtyPeriod).where(EtlDirtyPeriod.fact_table.in_(list(fact_tables))))
+
+
+def quarantine(*, conn: Connection, run_id: int, dataset: str, rejects: pd.DataFrame) -> int:
+    """Store refused rows with their source, line, raw values and reason in both languages."""
+    if rejects.empty:
+        return 0
+    rows = []
+    for r in rejects.itertuples(index=False):
+        zh, en = reason_text(r.reason_code)
+        rows.append(dict(run_id=run_id, dataset=dataset, source=r.source, source_line=_int_or_none(r.source_line),
+                         reason_code=r.reason_code, reason_zh=zh, reason_en=en, raw=r.raw))
+    conn.execute(insert(EtlRejectedRow), rows)
+    return len(rows)
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def read_cursor(*, conn: Connection, source: str, stream: str) -> str | None:
+    """The saved incremental position of a source stream."""
+    return conn.scalar(select(EtlCursor.value).where(EtlCursor.source == source, EtlCursor.stream == stream))
+
+
+def save_cursor(*, conn: Connection, source: str, stream: str, value: str, run_id: int) -> None:
+    """Advance a stream's cursor, in the same transaction as the rows it covers."""
+    current = read_cursor(conn=conn, source=source, stream=stream)
+    if current is None:
+        conn.execute(insert(EtlCursor).values(source=source, stream=stream, value=value, run_id=run_id))
+    elif value > current:
+        conn.execute(EtlCursor.__table__.update()
+                     .where(EtlCursor.source == source, EtlCursor.stream == stream)
+                     .values(value=value, run_id=run_id))
+
+
+def now_local(tz: str = "Asia/Shanghai") -> dt.datetime:
+    """Wall-clock time in the city's timezone, the warehouse's time convention."""
+    return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0)

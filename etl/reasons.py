@@ -1,0 +1,23 @@
+"""Why a row was quarantined: one catalogue of reason codes with Chinese and English text."""
+
+from __future__ import annotations
+
+REASONS: dict[str, tuple[str, str]] = {
+    "missing_key": ("缺少唯一编号", "missing record id"),
+    "unknown_region": ("行政区划无法识别", "region not recognised"),
+    "bad_accepted_at": ("受理时间缺失或无法解析", "acceptance time missing or unreadable"),
+    "bad_completed_at": ("办结时间无法解析", "completion time unreadable"),
+    "bad_submitted_at": ("申报时间无法解析", "submission time unreadable"),
+    "completed_before_accepted": ("办结时间早于受理时间", "completed before accepted"),
+    "completed_without_time": ("状态为已办结但缺少办结时间", "status is completed but completion time is missing"),
+    "date_out_of_range": ("日期超出工作日历范围", "date outside the working-day calendar"),
+    "negative_count": ("数量不能为负数", "negative count"),
+    "unknown_status": ("办件状态无法识别", "case status not recognised"),
+    "bad_limit": ("时限缺失、为负数或承诺时限超过法定时限", "limit missing, negative, or promised above statutory"),
+    "missing_name": ("缺少名称", "missing name"),
+}
+
+
+def reason_text(code: str) -> tuple[str, str]:
+    """The (zh, en) text for a reason code."""
+    return REASONS[code]
