@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 MISSING_MARKERS = {"", "—", "–", "-", "/", "／", "－", "——", "null", "NULL", "None", "nan", "NaN", "无"}
 
@@ -22,10 +24,25 @@ _DATETIME_FORMATS = (
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
+_MARKERS = pa.array(sorted(MISSING_MARKERS), type=pa.large_string())
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pa.array(values.array)
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        return pa.array(values.astype("string[pyarrow]").array)
+    return pc.cast(pa.array(values, from_pandas=True), pa.large_string())
+
+
 def clean_text(values: pd.Series) -> pd.Series:
     """Text with full-width characters folded (NFKC), trimmed, and missing markers turned into NA."""
-    s = values.astype("string").str.normalize("NFKC").str.strip()
-    return s.mask(s.isin(MISSING_MARKERS))
+    arr = pc.cast(_arrow_text(values), pa.large_string())
+    if not pc.all(pc.string_is_ascii(arr)).as_py():  # folding is costly; most columns are plain ASCII
+        arr = pc.utf8_normalize(arr, form="NFKC")
+    arr = pc.utf8_trim_whitespace(arr)
+    arr = pc.if_else(pc.is_in(arr, value_set=_MARKERS), pa.scalar(None, pa.large_string()), arr)
+    return pd.Series(arr.to_pandas(types_mapper=pd.ArrowDtype).astype("string[pyarrow]").array, index=values.index)
 
 
 def parse_int(values: pd.Series) -> pd.Series:
@@ -37,15 +54,17 @@ def parse_int(values: pd.Series) -> pd.Series:
 def parse_datetime(values: pd.Series) -> pd.Series:
     """Datetimes from the mix of formats sources write, and Excel serial numbers; unreadable values become NaT."""
     s = clean_text(values)
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
-    todo = s.notna()
+    out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[s]")
+    todo = s.notna().to_numpy().copy()
     for fmt in _DATETIME_FORMATS:
         if not todo.any():
             break
-        parsed = pd.to_datetime(s[todo], format=fmt, errors="coerce")
-        hit = parsed.notna()
-        out.loc[hit[hit].index] = parsed[hit].astype("datetime64[s]")
-        todo &= out.isna()
+        parsed = pd.to_datetime(s[todo], format=fmt, errors="coerce").to_numpy("datetime64[s]")
+        idx = np.flatnonzero(todo)
+        out[idx] = parsed
+        todo[idx] = np.isnat(parsed)
+    out = pd.Series(out, index=s.index)
+    todo = pd.Series(todo, index=s.index)
     if todo.any():
         serial = pd.to_numeric(s[todo], errors="coerce")
         ok = serial.between(20000, 80000)  # 1954..2119: a plausible Excel serial date
@@ -55,12 +74,19 @@ def parse_datetime(values: pd.Series) -> pd.Series:
     return out
 
 
-def format_datetime(values: pd.Series) -> np.ndarray:
-    """Datetimes as warehouse text ('YYYY-MM-DD HH:MM:SS', Asia/Shanghai wall clock), None where missing."""
-    text = values.dt.strftime("%Y-%m-%d %H:%M:%S")
-    return text.astype(object).where(values.notna(), None).to_numpy()
+def _as_text(values: pd.Series, unit: str) -> pd.Series:
+    a = values.to_numpy("datetime64[s]")
+    text = np.datetime_as_string(a.astype(f"datetime64[{unit}]"), unit=unit)
+    if unit == "s":
+        text = np.strings.replace(text, "T", " ")
+    return pd.Series(text, index=values.index, dtype="string[pyarrow]").mask(np.isnat(a))
+
+
+def format_datetime(values: pd.Series) -> pd.Series:
+    """Datetimes as warehouse text ('YYYY-MM-DD HH:MM:SS', Asia/Shanghai wall clock), NA where missing."""
+    return _as_text(values, "s")
 
 
 def format_period(values: pd.Series) -> pd.Series:
     """'YYYY-MM' periods, NA where the datetime is missing."""
-    return values.dt.strftime("%Y-%m").astype("string")
+    return _as_text(values, "M")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from typing import TYPE_CHECKING
-
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from models.config import Config
@@ -59,3 +60,12 @@ def prepare_warehouse(*, warehouse: Warehouse, config: Config) -> None:
     with warehouse.session() as session:
         sync_regions(session=session, config=config)
         sync_calendar(session=session, config=config)
+
+
+def warehouse_is_migrated(*, session: Session) -> bool:
+    """Whether the schema exists, so an unmigrated warehouse reads as "no data yet" instead of failing."""
+    from models.marts import MartKpiMonthly
+    from models.ops import EtlRun
+
+    inspector = inspect(session.connection())
+    return all(inspector.has_table(model.__tablename__) for model in (MartKpiMonthly, EtlRun))

@@ -1,0 +1,198 @@
+"""The one message catalogue (zh, en) and the locale formatting every page and figure uses.
+
+Every string a person sees comes from MESSAGES or from config (KPI and region names); no page holds a literal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Literal, Protocol
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+DEFAULT_LANG: Lang = "zh"
+HTML_LANG: dict[Lang, str] = {"zh": "zh-CN", "en": "en"}
+MISSING = "—"
+
+MESSAGES: dict[str, dict[Lang, str]] = {
+    # shell
+    "app.lang_switch": {"zh": "语言", "en": "Language"},
+    "app.lang.zh": {"zh": "中文", "en": "中文"},
+    "app.lang.en": {"zh": "EN", "en": "EN"},
+    "nav.overview": {"zh": "全市总览", "en": "City overview"},
+    # overview page
+    "overview.title": {"zh": "全市总览", "en": "City overview"},
+    "overview.subtitle": {"zh": "晋中市及各县（市、区）营商环境核心指标", "en": "Headline business-environment indicators for the city and its counties"},
+    "overview.month_label": {"zh": "统计月份", "en": "Month"},
+    "overview.kpi_label": {"zh": "对比指标", "en": "Indicator to compare"},
+    "overview.cards_heading": {"zh": "全市核心指标（{period}）", "en": "City headline indicators ({period})"},
+    "overview.chart_title": {"zh": "各县（市、区）对比：{kpi}（{period}）", "en": "Counties compared: {kpi} ({period})"},
+    "overview.chart_note": {"zh": "蓝色为优于全市，橙色为差于全市；虚线为全市水平。", "en": "Blue: better than the city; orange: worse. The dashed line is the city value."},
+    "overview.asof": {"zh": "数据截至 {when}", "en": "Data as of {when}"},
+    "overview.asof_unknown": {"zh": "数据截至：尚无成功的数据更新记录", "en": "Data as of: no successful data update yet"},
+    "overview.empty": {"zh": "暂无数据，请先运行 ETL", "en": "No data yet. Please run the ETL first."},
+    # KPI cards
+    "card.vs_last_month": {"zh": "较上月", "en": "vs last month"},
+    "card.better": {"zh": "向好", "en": "better"},
+    "card.worse": {"zh": "变差", "en": "worse"},
+    "card.unchanged": {"zh": "＝ 持平", "en": "= unchanged"},
+    "card.no_previous": {"zh": "上月无数据", "en": "no data for last month"},
+    "card.no_value": {"zh": "本月无数据", "en": "no data this month"},
+    "card.target": {"zh": "目标 {op} {target}", "en": "Target {op} {target}"},
+    "card.target_met": {"zh": "已达标", "en": "met"},
+    "card.target_missed": {"zh": "未达标", "en": "not met"},
+    "card.no_target": {"zh": "未设定目标", "en": "No target set"},
+    "card.sample": {"zh": "样本量 {n}", "en": "Sample size {n}"},
+    # figures
+    "figure.city": {"zh": "全市", "en": "City"},
+    "figure.better_than_city": {"zh": "优于全市", "en": "Better than city"},
+    "figure.worse_than_city": {"zh": "差于全市", "en": "Worse than city"},
+    "figure.no_data": {"zh": "暂无数据", "en": "No data"},
+    "figure.sample": {"zh": "样本量", "en": "Sample size"},
+    # dropdown built-in texts
+    "dropdown.search": {"zh": "搜索", "en": "Search"},
+    "dropdown.clear_search": {"zh": "清除搜索", "en": "Clear search"},
+    "dropdown.clear_selection": {"zh": "清除选择", "en": "Clear selection"},
+    "dropdown.no_options_found": {"zh": "无匹配项", "en": "No options found"},
+    # units: how a value is written, and the unit alone for axis titles
+    "value.working_days": {"zh": "{n} 个工作日", "en": "{n} working days"},
+    "value.ratio": {"zh": "{n}", "en": "{n}"},
+    "value.count": {"zh": "{n} 件", "en": "{n}"},
+    "value.per_10k": {"zh": "{n} 件/万户", "en": "{n} per 10k"},
+    "value.yi_yuan": {"zh": "{n} 亿元", "en": "CNY {n} bn"},
+    "value.wan_yuan": {"zh": "{n} 万元", "en": "CNY {n} m"},
+    "value.score": {"zh": "{n} 分", "en": "{n} points"},
+    "value.visits": {"zh": "{n} 次", "en": "{n} visits"},
+    "unit.working_days": {"zh": "工作日", "en": "working days"},
+    "unit.ratio": {"zh": "%", "en": "%"},
+    "unit.count": {"zh": "件", "en": "count"},
+    "unit.per_10k": {"zh": "件/万户", "en": "per 10k"},
+    "unit.yi_yuan": {"zh": "亿元", "en": "bn CNY"},
+    "unit.wan_yuan": {"zh": "万元", "en": "m CNY"},
+    "unit.score": {"zh": "分", "en": "points"},
+    "unit.visits": {"zh": "次", "en": "visits"},
+    "unit.pp": {"zh": "个百分点", "en": "pp"},
+}
+
+# Decimal places per unit, and the factor that turns the stored value into the displayed number per language
+# (亿元 shown in English as billions: 1 亿 = 0.1 bn; 万元 as millions: 1 万 = 0.01 m).
+_DECIMALS: dict[str, int] = {"working_days": 1, "ratio": 1, "count": 0, "per_10k": 1, "yi_yuan": 2,
+                             "wan_yuan": 1, "score": 1, "visits": 2}
+_SCALE: dict[tuple[str, Lang], float] = {("ratio", "zh"): 100.0, ("ratio", "en"): 100.0,
+                                         ("yi_yuan", "en"): 0.1, ("wan_yuan", "en"): 0.01}
+_EN_DECIMALS: dict[str, int] = {"yi_yuan": 2, "wan_yuan": 2}
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class NamedInBothLanguages(Protocol):
+    name_zh: str
+    name_en: str
+
+
+def normalise_lang(value: Any, default: Lang = DEFAULT_LANG) -> Lang:
+    """The language to render in; anything unknown (e.g. a stale localStorage value) falls back to the default."""
+    return value if value in LANGS else default
+
+
+def t(key: str, lang: str, **values: Any) -> str:
+    """The message for `key` in `lang`, with `{name}` placeholders filled; unknown keys fail loudly in tests."""
+    text = MESSAGES[key][normalise_lang(lang)]
+    return text.format(**values) if values else text
+
+
+def _is_missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _decimals(unit: str, lang: Lang) -> int:
+    return _EN_DECIMALS.get(unit, _DECIMALS.get(unit, 1)) if lang == "en" else _DECIMALS.get(unit, 1)
+
+
+def format_number(value: float | None, unit: str, lang: str, *, signed: bool = False) -> str:
+    """The bare number as shown for a unit (ratio 0.987 → "98.7%"), for bar labels and inside longer texts."""
+    lang = normalise_lang(lang)
+    if _is_missing(value):
+        return MISSING
+    decimals = _decimals(unit, lang)
+    shown = round(float(value) * display_scale(unit, lang), decimals)
+    while unit == "ratio" and not signed and shown == 100.0 and float(value) < 1.0 and decimals < 3:
+        decimals += 1  # 0.9996 is "99.96%", never a rounded-up "100.0%"
+        shown = round(float(value) * 100.0, decimals)
+        if shown == 100.0 and decimals == 3:
+            shown = math.floor(float(value) * 100_000.0) / 1000.0
+    shown = 0.0 if shown == 0 else shown  # never "-0.0"
+    return f"{shown:{'+' if signed else ''},.{decimals}f}" + ("%" if unit == "ratio" else "")
+
+
+def display_scale(unit: str, lang: str) -> float:
+    """The factor from a stored value to the displayed number (ratio → percent, 亿元 → bn in English)."""
+    return _SCALE.get((unit, normalise_lang(lang)), 1.0)
+
+
+def unit_label(unit: str, lang: str) -> str:
+    """The unit alone, for axis titles ("工作日", "working days")."""
+    return t(f"unit.{unit}", lang)
+
+
+def format_value(value: float | None, unit: str, lang: str) -> str:
+    """A KPI value with its unit in the reader's language: "99.1%", "4.3 个工作日", "1,234 件", or "—"."""
+    number = format_number(value, unit, lang)
+    return number if number == MISSING else t(f"value.{unit}", lang, n=number)
+
+
+def value_parts(value: float | None, unit: str, lang: str) -> tuple[str, str, str]:
+    """A formatted value split into (prefix, number, suffix), so a card can show the number large, the unit small."""
+    number = format_number(value, unit, lang)
+    if number == MISSING:
+        return "", number, ""
+    prefix, _, suffix = MESSAGES[f"value.{unit}"][normalise_lang(lang)].partition("{n}")
+    return prefix, number, suffix
+
+
+def format_change(change: float | None, unit: str, lang: str) -> str:
+    """A month-on-month change with its sign; ratio changes are percentage points ("+0.4 个百分点", "+0.4 pp")."""
+    if _is_missing(change):
+        return MISSING
+    if unit == "ratio":
+        return f"{format_number(change * 100.0, 'score', lang, signed=True)} {t('unit.pp', lang)}"
+    return t(f"value.{unit}", lang, n=format_number(change, unit, lang, signed=True))
+
+
+def format_period(period: str, lang: str) -> str:
+    """A `YYYY-MM` month as "2026年10月" or "Oct 2026"."""
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year}年{month}月" if normalise_lang(lang) == "zh" else f"{_MONTHS_EN[month - 1]} {year}"
+
+
+def format_datetime(when: dt.datetime | None, lang: str) -> str:
+    """A timestamp to the minute as "2026年11月25日 08:30" or "25 Nov 2026 08:30"."""
+    if when is None:
+        return MISSING
+    if normalise_lang(lang) == "zh":
+        return f"{when.year}年{when.month}月{when.day}日 {when:%H:%M}"
+    return f"{when.day} {_MONTHS_EN[when.month - 1]} {when.year} {when:%H:%M}"
+
+
+def name_in(item: NamedInBothLanguages, lang: str) -> str:
+    """An item's full name (a KPI, a region) in the reader's language, as configured."""
+    return item.name_zh if normalise_lang(lang) == "zh" else item.name_en
+
+
+def region_name(row: Any, lang: str, *, short: bool = True) -> str:
+    """A region's label by language: short_zh (榆次) / short_en (Yuci), or the full names when `short` is off."""
+    get = row.get if isinstance(row, dict) else (lambda key: getattr(row, key))
+    if normalise_lang(lang) == "zh":
+        return str(get("short_zh") if short else get("name_zh"))
+    return str(get("short_en") if short else get("name_en"))
+
+
+def target_operator(direction: str) -> str:
+    """"≥" for a higher-is-better target, "≤" for a lower-is-better one."""
+    return "≥" if direction == "higher_is_better" else "≤"
+
+
+def dropdown_labels(lang: str) -> dict[str, str]:
+    """The built-in texts of a Dash 4 dropdown in the reader's language."""
+    keys = ("search", "clear_search", "clear_selection", "no_options_found")
+    return {k: MESSAGES[f"dropdown.{k}"][normalise_lang(lang)] for k in keys}
