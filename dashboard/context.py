@@ -14,10 +14,10 @@ from typing import TypeVar
 import flask
 from sqlalchemy.orm import Session
 
-from models.migrate import warehouse_is_migrated
 from dashboard.i18n import Lang, normalise_lang
 from models.config import Config
 from models.db import Warehouse
+from models.migrate import warehouse_is_migrated
 from models.scope import Viewer
 
 CONTEXT_KEY = "BIZENV"

@@ -9,9 +9,9 @@ changed are recorded in `etl_dirty_period` in the same transaction, for the mart
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Connection, delete, insert, select, text

@@ -77,7 +77,7 @@ def parse_datetime(values: pd.Series) -> pd.Series:
 def _as_text(values: pd.Series, unit: str) -> pd.Series:
     a = values.to_numpy("datetime64[s]")
     text = np.datetime_as_string(a.astype(f"datetime64[{unit}]"), unit=unit)
-    if unit == "s":
+    if unit == "s" and len(text):
         text = np.strings.replace(text, "T", " ")
     return pd.Series(text, index=values.index, dtype="string[pyarrow]").mask(np.isnat(a))
 

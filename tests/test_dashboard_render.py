@@ -93,8 +93,8 @@ def test_cards_in_chinese_show_hand_checked_values(dashboard_app):
     text = all_text(cards)
     assert heading == "全市核心指标（2026年10月）"
     assert len(cards) == 2
-    for expected in ("按时办结率", "99.2%", "▲ +0.5 个百分点", "向好", "目标 ≥ 99.0%", "已达标",
-                     "平均办理时长", "4.3", "个工作日", "▼ -0.2 个工作日", "目标 ≤ 4.0 个工作日", "未达标",
+    for expected in ("按时办结率", "99.2%", "▲ +0.5 个百分点", "向好", "目标 ≥ 98.5%", "已达标",
+                     "平均办理时长", "4.3", "个工作日", "▼ -0.2 个工作日", "目标 ≤ 2.0 个工作日", "未达标",
                      "样本量 2,034"):
         assert expected in text, (expected, text)
     assert "On-time" not in text
@@ -106,7 +106,7 @@ def test_cards_in_english_show_hand_checked_values(dashboard_app):
     text = all_text(cards)
     assert heading == "City headline indicators (Sep 2026)"
     for expected in ("On-time completion rate", "98.7%", "Average processing time", "4.5", "working days",
-                     "no data for last month", "Target ≥ 99.0%", "not met", "Sample size 1,890"):
+                     "no data for last month", "Target ≥ 98.5%", "not met", "Sample size 1,890"):
         assert expected in text, (expected, text)
     assert "按时办结率" not in text
 

@@ -11,7 +11,12 @@ from dashboard.components import kpi_cards_row
 from dashboard.context import current_config, current_lang, current_viewer, warehouse_read
 from dashboard.figures import county_comparison_figure, empty_figure
 from dashboard.i18n import (
-    DEFAULT_LANG, dropdown_labels, format_datetime, format_period, name_in, t,
+    DEFAULT_LANG,
+    dropdown_labels,
+    format_datetime,
+    format_period,
+    name_in,
+    t,
 )
 from models.kpis import available_periods, county_comparison, data_as_of, kpi_cards
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -81,7 +80,7 @@ class HttpApiExtractor:
             if exc.code >= 500 or exc.code == 429:
                 raise _Transient(f"HTTP {exc.code}") from exc
             raise SourceError(f"{self.name}: {url} answered HTTP {exc.code}: {exc.read()[:200]!r}") from exc
-        except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise _Transient(str(getattr(exc, "reason", exc))) from exc
         try:
             return json.loads(body)

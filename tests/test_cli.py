@@ -1,0 +1,91 @@
+"""The `bizenv` command as an operator runs it: real subprocesses, a real config file, a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, free_port
+
+BIZENV = [sys.executable, "-m", "bizenv.cli"]
+
+
+def _run(args: list[str], *, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if k != "BIZENV_DATABASE_URL"} | (env or {})
+    return subprocess.run([*BIZENV, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=full_env)
+
+
+def _config_copy(tmp_path: Path, mutate=None) -> Path:  # noqa: ANN001 - edits the parsed YAML
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data["sources"]["approval_api"]["base_url"] = f"http://127.0.0.1:{free_port()}"
+    if mutate:
+        mutate(data)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_bad_config_stops_with_the_key_path(tmp_path: Path) -> None:
+    cfg = _config_copy(tmp_path, lambda d: d["warehouse"].__setitem__("ulr", "sqlite:///x.db"))
+    proc = _run(["--config", str(cfg), "db", "upgrade"])
+    assert proc.returncode == 2
+    assert "warehouse.ulr: unknown key" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_db_upgrade_honours_database_url_env(tmp_path: Path) -> None:
+    db = tmp_path / "elsewhere.db"
+    proc = _run(["--config", str(_config_copy(tmp_path)), "db", "upgrade"], env={"BIZENV_DATABASE_URL": f"sqlite:///{db}"})
+    assert proc.returncode == 0, proc.stderr
+    assert db.is_file() and str(db) in proc.stdout
+    assert not (tmp_path / "var" / "bizenv.db").exists()
+
+
+def test_unknown_job_is_named(tmp_path: Path) -> None:
+    proc = _run(["--config", str(_config_copy(tmp_path)), "etl", "run", "nosuchjob"])
+    assert proc.returncode == 2
+    assert "unknown job 'nosuchjob'" in proc.stderr and "approvals" in proc.stderr
+
+
+@pytest.mark.slow
+def test_demo_then_serve(tmp_path: Path) -> None:
+    cfg = _config_copy(tmp_path)
+    proc = _run(["--config", str(cfg), "demo", "--scale", "0.01", "--months", "6", "--no-serve"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "approvals: success" in proc.stdout and "demo ready" in proc.stdout
+    assert (tmp_path / "var" / "bizenv.db").is_file()
+
+    port = free_port()
+    server = subprocess.Popen([*BIZENV, "--config", str(cfg), "serve", "--port", str(port)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        layout = _get_when_up(f"http://127.0.0.1:{port}/_dash-layout")
+        page = json.dumps(json.loads(layout), ensure_ascii=False)
+        assert "app-lang-store" in page and "晋中市营商环境监测平台" in page
+        index = _get_when_up(f"http://127.0.0.1:{port}/")
+        assert "<html" in index
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    shutil.rmtree(tmp_path / "var", ignore_errors=True)
+
+
+def _get_when_up(url: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.read().decode("utf-8")
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
