@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, tuple_
@@ -157,10 +158,18 @@ def _visible_regions(viewer: Viewer, region_codes: Sequence[str] | None) -> Sequ
     return region_codes
 
 
-def available_periods(*, session: Session, viewer: Viewer) -> list[str]:
-    """Months that have KPI values, oldest first."""
+def current_period(tz: str, today: dt.date | None = None) -> str:
+    """The month that is still running in the city's timezone."""
+    today = today or dt.datetime.now(ZoneInfo(tz)).date()
+    return f"{today.year}-{today.month:02d}"
+
+
+def available_periods(*, session: Session, viewer: Viewer, before: str | None = None) -> list[str]:
+    """Months with KPI values, oldest first; `before` leaves out that month and later (months still running)."""
     del viewer
     stmt = select(MartKpiMonthly.period).distinct().order_by(MartKpiMonthly.period)
+    if before is not None:
+        stmt = stmt.where(MartKpiMonthly.period < before)
     return list(session.scalars(stmt))
 
 

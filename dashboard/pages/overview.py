@@ -18,7 +18,7 @@ from dashboard.i18n import (
     name_in,
     t,
 )
-from models.kpis import available_periods, county_comparison, data_as_of, kpi_cards
+from models.kpis import available_periods, county_comparison, current_period, data_as_of, kpi_cards
 
 LANG = "app-lang-store"  # the shell's language store, see dashboard/app.py
 GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False, "scrollZoom": False}
@@ -31,8 +31,10 @@ dash.register_page(__name__, path="/", order=0, name=t("nav.overview", DEFAULT_L
 
 
 def periods_newest_first() -> list[str]:
-    """Months with KPI values, newest first, for the month selector."""
-    return warehouse_read(lambda s: available_periods(session=s, viewer=current_viewer())[::-1], default=[])
+    """Completed months with KPI values, newest first: a month still running would mislead at a glance."""
+    running = current_period(current_config().timezone)
+    return warehouse_read(lambda s: available_periods(session=s, viewer=current_viewer(), before=running)[::-1],
+                          default=[])
 
 
 def _month_options(periods: list[str], lang: str) -> list[dict[str, str]]:

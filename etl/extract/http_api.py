@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,22 +114,33 @@ class HttpApiExtractor:
         return records
 
     def pages(self, *, since: str | None) -> Iterator[Page]:
-        """Every record updated at or after `since`, a page at a time, oldest first."""
+        """Every record updated at or after `since`, a page at a time, oldest first.
+
+        The next page is fetched in the background while the caller loads this one, so the source's response
+        time overlaps our own work.
+        """
         size = self.settings.page_size
         page, boundary, boundary_keys = self.settings.first_page, since, set()
-        while True:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{self.name}") as pool:
             url = self._url(page=page, since=boundary)
-            records = self._records(self._get(url), url)
-            fresh = [r for r in records if not (r.get(self.cursor_field) == boundary
-                                                and r.get(self.key_field) in boundary_keys)]
-            stamps = [str(r[self.cursor_field]) for r in records if r.get(self.cursor_field)]
-            newest = max(stamps) if stamps else boundary
-            yield Page(number=page, url=url, records=fresh, cursor=newest)
-            if len(records) < size:
-                return
-            if newest != boundary:
-                keys = {r.get(self.key_field) for r in records if str(r.get(self.cursor_field)) == newest}
-                boundary, boundary_keys, page = newest, keys, self.settings.first_page
-            else:
-                boundary_keys |= {r.get(self.key_field) for r in records}
-                page += 1
+            pending = pool.submit(self._get, url)
+            while True:
+                records = self._records(pending.result(), url)
+                fresh = [r for r in records if not (r.get(self.cursor_field) == boundary
+                                                    and r.get(self.key_field) in boundary_keys)]
+                stamps = [str(r[self.cursor_field]) for r in records if r.get(self.cursor_field)]
+                newest = max(stamps) if stamps else boundary
+                this = Page(number=page, url=url, records=fresh, cursor=newest)
+                last = len(records) < size
+                if not last:
+                    if newest != boundary:
+                        keys = {r.get(self.key_field) for r in records if str(r.get(self.cursor_field)) == newest}
+                        boundary, boundary_keys, page = newest, keys, self.settings.first_page
+                    else:
+                        boundary_keys |= {r.get(self.key_field) for r in records}
+                        page += 1
+                    url = self._url(page=page, since=boundary)
+                    pending = pool.submit(self._get, url)
+                yield this
+                if last:
+                    return
