@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
+import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from etl.datasets import approvals, service_items
-from etl.datasets.base import Context, FieldMappingError, Prepared
+from etl.datasets.base import Context, FieldMappingError, Prepared, source_field
 from etl.extract.http_api import HttpApiExtractor, SourceError
 from etl.load import clear_dirty, dirty_pairs, now_local, quarantine, read_cursor, save_cursor, upsert_frame
 from models.calendar import get_calendar
@@ -111,14 +112,15 @@ def _run_api_job(warehouse: Warehouse, config: Config, name: str, job: JobSettin
     assert isinstance(source, HttpApiSource)
     dataset = DATASETS[job.dataset]
     ctx = _context(warehouse, config, summary.run_id, dataset)
-    fields = {**dataset.DEFAULT_FIELDS, **job.fields}
     extractor = HttpApiExtractor(settings=source, name=job.source, stream=job.stream or "",
-                                 cursor_field=fields[dataset.CURSOR_FIELD], key_field=fields[dataset.KEY_FIELD])
+                                 cursor_field=source_field(dataset.ALIASES, job.fields, dataset.CURSOR_FIELD),
+                                 key_field=source_field(dataset.ALIASES, job.fields, dataset.KEY_FIELD))
     with warehouse.engine.connect() as conn:
         since = read_cursor(conn=conn, source=job.source, stream=job.stream or "")
     started = time.perf_counter()
     for page in extractor.pages(since=since):
-        prepared = dataset.prepare(page.records, source=page.url, ctx=ctx, fields=job.fields)
+        prepared = dataset.prepare(pd.DataFrame.from_records(page.records), source=page.url, ctx=ctx,
+                                   fields=job.fields)
         with warehouse.engine.begin() as conn:
             _load_page(conn, dataset, prepared, summary)
             if page.cursor:

@@ -201,3 +201,64 @@ def test_unreachable_api_fails_the_run_with_its_url_and_loads_nothing(warehouse:
     assert "/api/v1/cases" in summary.error and "still failing after 1 retries" in summary.error
     assert _table(warehouse, "SELECT status, error IS NOT NULL FROM etl_run") == [("failed", True)]
     assert _table(warehouse, "SELECT COUNT(*) FROM fact_approval_case") == [(0,)]
+
+
+def test_page_that_fails_twice_is_retried_and_nothing_is_skipped(
+    warehouse: Warehouse, config: Config, platform: Path
+) -> None:
+    server, url = serve_in_thread(db_path=platform, failures={("cases", 1): 2})
+    try:
+        cfg = _config_for(config, url)
+        src = cfg.sources["approval_api"].model_copy(update={"max_retries": 3})
+        cfg = cfg.model_copy(update={"sources": {**cfg.sources, "approval_api": src}})
+        run_job(warehouse=warehouse, config=cfg, name="catalogue")
+        summary = run_job(warehouse=warehouse, config=cfg, name="approvals")
+    finally:
+        server.shutdown()
+    assert summary.status == "success", summary.error
+    assert (summary.rows_read, summary.rows_inserted, summary.rows_rejected) == (14, 8, 6)
+
+
+def test_outage_mid_run_keeps_committed_pages_and_the_next_run_finishes(
+    warehouse: Warehouse, config: Config, platform: Path, tmp_path: Path
+) -> None:
+    # The API answers 2 case requests (pages of 3), then goes down for good: the run fails after 2 pages.
+    server, url = serve_in_thread(db_path=platform, outage_after={"cases": 2})
+    try:
+        cfg = _config_for(config, url)
+        run_job(warehouse=warehouse, config=cfg, name="catalogue")
+        failed = run_job(warehouse=warehouse, config=cfg, name="approvals")
+    finally:
+        server.shutdown()
+    assert failed.status == "failed" and "503" in failed.error and "/api/v1/cases" in failed.error
+    assert _table(warehouse, "SELECT case_id FROM fact_approval_case ORDER BY case_id") == [
+        ("C1",), ("C2",), ("C3",), ("C4",)]  # pages 1-2 committed whole, nothing of page 3
+    assert _table(warehouse, "SELECT value FROM etl_cursor WHERE stream = 'cases'") == [("2026-03-05 10:00:02",)]
+    # The run failed before its mart refresh, so the pairs it committed stay marked dirty for the next run.
+    assert _table(warehouse, "SELECT COUNT(*) FROM etl_dirty_period") != [(0,)]
+
+    server, url = serve_in_thread(db_path=platform)
+    try:
+        resumed = run_job(warehouse=warehouse, config=_config_for(config, url), name="approvals")
+    finally:
+        server.shutdown()
+    assert resumed.status == "success"
+    assert _table(warehouse, "SELECT COUNT(*) FROM etl_dirty_period") == [(0,)]
+
+    # The same totals as an uninterrupted run into a fresh warehouse.
+    fresh = Warehouse(f"sqlite:///{tmp_path / 'fresh.db'}")
+    from models.migrate import prepare_warehouse
+
+    prepare_warehouse(warehouse=fresh, config=config)
+    server, url = serve_in_thread(db_path=platform)
+    try:
+        _run_both(fresh, _config_for(config, url))
+    finally:
+        server.shutdown()
+    cols = "case_id, region_code, working_days, status, completed_period, row_hash"
+    assert _table(warehouse, f"SELECT {cols} FROM fact_approval_case ORDER BY case_id") == _table(
+        fresh, f"SELECT {cols} FROM fact_approval_case ORDER BY case_id")
+    marts = "SELECT region_code, period, kpi_code, value, sample_size FROM mart_kpi_monthly ORDER BY 1, 2, 3"
+    assert _table(warehouse, marts) == _table(fresh, marts)
+    assert _table(warehouse, "SELECT COUNT(*) FROM etl_rejected_row WHERE dataset = 'approvals'") == [(6,)]
+    fresh.dispose()

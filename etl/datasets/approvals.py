@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
-from etl.datasets.base import Context, Prepared, first_failure, reject_frame, resolve_region, row_hash, take_fields
+from etl.datasets.base import (
+    Context,
+    Prepared,
+    first_failure,
+    line_numbers,
+    reject_frame,
+    resolve_region,
+    row_hash,
+    take_fields,
+)
 from etl.parsing import clean_text, format_datetime, format_period, parse_datetime, parse_int
 
 NAME = "approvals"
@@ -17,22 +25,22 @@ PERIOD_COLUMNS = ["completed_period"]  # marts group approvals by completion mon
 CURSOR_FIELD, KEY_FIELD = "source_updated_at", "case_id"
 
 # Canonical field -> the platform's export field (全国一体化政务服务平台 naming). Config can override per job.
-DEFAULT_FIELDS: dict[str, str] = {
-    "case_id": "SBLSH",
-    "item_code": "SXBM",
-    "region": "XZQHDM",
-    "dept_code": "SLBMBM",
-    "channel": "SBQD",
-    "submitted_at": "SBSJ",
-    "accepted_at": "SLSJ",
-    "completed_at": "BJSJ",
-    "status": "BJZT",
-    "suspended_days": "ZTTS",
-    "promised_days": "CNSX",
-    "statutory_days": "FDSX",
-    "visits": "PDCS",
-    "fully_online": "SFQCWB",
-    "source_updated_at": "GXSJ",
+ALIASES: dict[str, tuple[str, ...]] = {
+    "case_id": ("SBLSH",),
+    "item_code": ("SXBM",),
+    "region": ("XZQHDM",),
+    "dept_code": ("SLBMBM",),
+    "channel": ("SBQD",),
+    "submitted_at": ("SBSJ",),
+    "accepted_at": ("SLSJ",),
+    "completed_at": ("BJSJ",),
+    "status": ("BJZT",),
+    "suspended_days": ("ZTTS",),
+    "promised_days": ("CNSX",),
+    "statutory_days": ("FDSX",),
+    "visits": ("PDCS",),
+    "fully_online": ("SFQCWB",),
+    "source_updated_at": ("GXSJ",),
 }
 REQUIRED = ["case_id", "item_code", "region", "accepted_at", "completed_at", "status", "source_updated_at"]
 
@@ -55,11 +63,11 @@ COLUMNS = [
 HASHED = [c for c in COLUMNS if c != "source_updated_at"]
 
 
-def prepare(records: list[dict], *, source: str, ctx: Context, fields: Mapping[str, str] | None = None) -> Prepared:
+def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str, str] | None = None,
+            lines: pd.Series | None = None) -> Prepared:
     """Validate one page of platform records and shape the good ones as `fact_approval_case` rows."""
-    raw = pd.DataFrame.from_records(records)
-    lines = pd.Series(np.arange(1, len(raw) + 1), index=raw.index)
-    f = take_fields(raw, {**DEFAULT_FIELDS, **(fields or {})}, required=REQUIRED, where=source)
+    lines = line_numbers(raw, lines)
+    f = take_fields(raw, ALIASES, overrides=fields, required=REQUIRED, where=source)
     case_id = clean_text(f["case_id"])
     region = resolve_region(f["region"], ctx.aliases)
     status = clean_text(f["status"]).map(STATUS).astype("string")

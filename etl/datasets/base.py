@@ -39,16 +39,36 @@ class FieldMappingError(Exception):
     """A source's records lack a field the dataset needs: the whole batch is refused."""
 
 
-def take_fields(raw: pd.DataFrame, mapping: Mapping[str, str], *, required: Sequence[str], where: str) -> pd.DataFrame:
-    """Rename source fields to canonical names; a missing required field stops the batch with its name."""
-    missing = [f"{canon} ← {mapping[canon]}" for canon in required if mapping[canon] not in raw.columns]
-    if missing and len(raw):
-        raise FieldMappingError(f"{where}: records lack field(s) {', '.join(missing)}; "
-                                "fix the field names under jobs.<job>.fields in config.yaml")
+def source_field(aliases: Mapping[str, Sequence[str]], overrides: Mapping[str, str] | None, canonical: str) -> str:
+    """The source's name for a canonical field: the configured override, else the first default alias."""
+    return (overrides or {}).get(canonical) or aliases[canonical][0]
+
+
+def take_fields(raw: pd.DataFrame, aliases: Mapping[str, Sequence[str]], *, overrides: Mapping[str, str] | None,
+                required: Sequence[str], where: str) -> pd.DataFrame:
+    """Canonical columns from source columns (API fields or file headers), by override or alias.
+
+    A missing required field stops the batch with its name, because every row would be wrong.
+    """
     out = pd.DataFrame(index=raw.index)
-    for canon, src in mapping.items():
-        out[canon] = raw[src] if src in raw.columns else pd.Series(pd.NA, index=raw.index, dtype="object")
+    missing = []
+    for canon, names in aliases.items():
+        candidates = [overrides[canon]] if overrides and canon in overrides else list(names)
+        found = next((c for c in candidates if c in raw.columns), None)
+        if found is None and canon in required:
+            missing.append(f"{canon} (looked for: {', '.join(candidates)})")
+        out[canon] = raw[found] if found is not None else pd.Series(pd.NA, index=raw.index, dtype="object")
+    if missing and len(raw):
+        raise FieldMappingError(f"{where}: no column for {'; '.join(missing)}; "
+                                "map it under jobs.<job>.fields in config.yaml")
     return out
+
+
+def line_numbers(raw: pd.DataFrame, lines: pd.Series | None) -> pd.Series:
+    """Source line of each row: the file's own line numbers, or the position on an API page (1-based)."""
+    if lines is not None:
+        return pd.Series(np.asarray(lines), index=raw.index)
+    return pd.Series(np.arange(1, len(raw) + 1), index=raw.index)
 
 
 def resolve_region(values: pd.Series, aliases: Mapping[str, str]) -> pd.Series:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
-from etl.datasets.base import Context, Prepared, first_failure, reject_frame, row_hash, take_fields
+from etl.datasets.base import Context, Prepared, first_failure, line_numbers, reject_frame, row_hash, take_fields
 from etl.parsing import clean_text, format_datetime, parse_datetime, parse_int
 
 NAME = "service_items"
@@ -16,26 +15,26 @@ KEY = ["item_code"]
 PERIOD_COLUMNS: list[str] = []
 CURSOR_FIELD, KEY_FIELD = "source_updated_at", "item_code"
 
-DEFAULT_FIELDS: dict[str, str] = {
-    "item_code": "SXBM",
-    "name_zh": "SXMC",
-    "dept_code": "SSBMBM",
-    "dept_name": "SSBMMC",
-    "statutory_days": "FDSX",
-    "promised_days": "CNSX",
-    "is_instant": "SFJBJ",
-    "source_updated_at": "GXSJ",
+ALIASES: dict[str, tuple[str, ...]] = {
+    "item_code": ("SXBM",),
+    "name_zh": ("SXMC",),
+    "dept_code": ("SSBMBM",),
+    "dept_name": ("SSBMMC",),
+    "statutory_days": ("FDSX",),
+    "promised_days": ("CNSX",),
+    "is_instant": ("SFJBJ",),
+    "source_updated_at": ("GXSJ",),
 }
 REQUIRED = ["item_code", "name_zh", "dept_code", "statutory_days", "promised_days", "source_updated_at"]
 COLUMNS = ["item_code", "name_zh", "dept_code", "statutory_days", "promised_days", "is_instant", "source_updated_at"]
 HASHED = [c for c in COLUMNS if c != "source_updated_at"]
 
 
-def prepare(records: list[dict], *, source: str, ctx: Context, fields: Mapping[str, str] | None = None) -> Prepared:
+def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str, str] | None = None,
+            lines: pd.Series | None = None) -> Prepared:
     """Validate catalogue records: a promised limit may never exceed the statutory one."""
-    raw = pd.DataFrame.from_records(records)
-    lines = pd.Series(np.arange(1, len(raw) + 1), index=raw.index)
-    f = take_fields(raw, {**DEFAULT_FIELDS, **(fields or {})}, required=REQUIRED, where=source)
+    lines = line_numbers(raw, lines)
+    f = take_fields(raw, ALIASES, overrides=fields, required=REQUIRED, where=source)
     code, name = clean_text(f["item_code"]), clean_text(f["name_zh"])
     statutory, promised = parse_int(f["statutory_days"]), parse_int(f["promised_days"])
     reasons = first_failure([

@@ -54,7 +54,7 @@ class ApprovalApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], *, db_path: Path, token: str | None, failures: Failures | None,
-                 delays: Delays | None) -> None:
+                 delays: Delays | None, outage_after: Mapping[str, int] | None = None) -> None:
         self.db_path = Path(db_path)
         if not self.db_path.is_file():
             raise FileNotFoundError(f"approval platform database not found: {self.db_path}")
@@ -62,6 +62,9 @@ class ApprovalApiServer(ThreadingHTTPServer):
         self.failures = {(str(e), int(p)): int(n) for (e, p), n in (failures or {}).items()}
         self.delays = {(str(e), int(p)): _delay_spec(v) for (e, p), v in (delays or {}).items()}
         self.seen: dict[tuple[str, int], int] = {}
+        # endpoint -> requests answered before the endpoint goes down for good (a mid-run outage)
+        self.outage_after = dict(outage_after or {})
+        self.seen_by_endpoint: dict[str, int] = {}
         self.lock = threading.Lock()
         self._totals: dict[tuple[str, str | None], int] = {}
         super().__init__(address, ApprovalApiHandler)
@@ -75,12 +78,14 @@ class ApprovalApiServer(ThreadingHTTPServer):
         """Clients that time out and hang up are normal here: log at debug, not a traceback on stderr."""
         log.debug("request from %s failed", client_address, exc_info=True)
 
-    def count_request(self, endpoint: str, page: int) -> int:
-        """How many times this (endpoint, page) has been asked for, this request included."""
+    def count_request(self, endpoint: str, page: int) -> tuple[int, int]:
+        """How many times this (endpoint, page), and this endpoint, have been asked for, this request included."""
         with self.lock:
             n = self.seen.get((endpoint, page), 0) + 1
             self.seen[(endpoint, page)] = n
-            return n
+            total = self.seen_by_endpoint.get(endpoint, 0) + 1
+            self.seen_by_endpoint[endpoint] = total
+            return n, total
 
     def connect(self) -> sqlite3.Connection:
         """A fresh read-only connection for the calling thread."""
@@ -154,8 +159,10 @@ class ApprovalApiHandler(BaseHTTPRequestHandler):
             raise ApiError(401, "unauthorized: send 'Authorization: Bearer <token>'")
 
     def _inject_faults(self, endpoint: str, page: int) -> None:
-        """Test hooks: fail the first n requests of a page with 503, or answer slowly."""
-        n = self.server.count_request(endpoint, page)
+        """Test hooks: fail the first n requests of a page with 503, answer slowly, or go down mid-run."""
+        n, total = self.server.count_request(endpoint, page)
+        if endpoint in self.server.outage_after and total > self.server.outage_after[endpoint]:
+            raise ApiError(503, "service unavailable (injected outage)")
         seconds, times = self.server.delays.get((endpoint, page), (0.0, None))
         if seconds > 0 and (times is None or n <= times):
             time.sleep(seconds)
@@ -232,10 +239,11 @@ def _normalise_time(text: str) -> str:
 
 
 def serve_in_thread(*, db_path: Path, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                    failures: Failures | None = None, delays: Delays | None = None
-                    ) -> tuple[ThreadingHTTPServer, str]:
+                    failures: Failures | None = None, delays: Delays | None = None,
+                    outage_after: Mapping[str, int] | None = None) -> tuple[ThreadingHTTPServer, str]:
     """Serve in a background thread (tests, demo); returns the server and its base URL. Call server.shutdown()."""
-    server = ApprovalApiServer((host, port), db_path=Path(db_path), token=token, failures=failures, delays=delays)
+    server = ApprovalApiServer((host, port), db_path=Path(db_path), token=token, failures=failures, delays=delays,
+                               outage_after=outage_after)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"approval-api:{server.server_port}", daemon=True)
     thread.start()
