@@ -84,7 +84,8 @@ def _catalogue(conn: Connection) -> dict[str, tuple[str | None, int | None, int 
     return {r.item_code: (r.dept_code, r.statutory_days, r.promised_days, bool(r.is_instant)) for r in rows}
 
 
-def _context(warehouse: Warehouse, config: Config, run_id: int, dataset: ModuleType) -> Context:
+def job_context(warehouse: Warehouse, config: Config, run_id: int, dataset: ModuleType) -> Context:
+    """Regions, calendar and (for approvals) the catalogue, read once per run for validation."""
     with warehouse.session() as session:
         sync_regions(session=session, config=config)
         sync_calendar(session=session, config=config)
@@ -93,7 +94,8 @@ def _context(warehouse: Warehouse, config: Config, run_id: int, dataset: ModuleT
                    run_id=run_id, items=items)
 
 
-def _load_page(conn: Connection, dataset: ModuleType, prepared: Prepared, summary: RunSummary) -> None:
+def load_batch(conn: Connection, dataset: ModuleType, prepared: Prepared, summary: RunSummary) -> None:
+    """Merge a validated batch and quarantine its rejects, in the caller's transaction; counts go on the summary."""
     if dataset is service_items and not prepared.rows.empty:
         depts = service_items.departments(prepared.rows)
         upsert_frame(conn=conn, table="dim_department", frame=depts, key=["dept_code"], columns=list(depts.columns))
@@ -106,12 +108,13 @@ def _load_page(conn: Connection, dataset: ModuleType, prepared: Prepared, summar
                                         rejects=prepared.rejects)
 
 
-def _run_api_job(warehouse: Warehouse, config: Config, name: str, job: JobSettings, summary: RunSummary,
-                 progress: Progress | None) -> None:
+def run_api_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSettings, summary: RunSummary,
+                progress: Progress | None) -> None:
+    """Pull an API stream since its cursor; each page commits with its cursor."""
     source = config.sources[job.source]
     assert isinstance(source, HttpApiSource)
     dataset = DATASETS[job.dataset]
-    ctx = _context(warehouse, config, summary.run_id, dataset)
+    ctx = job_context(warehouse, config, summary.run_id, dataset)
     extractor = HttpApiExtractor(settings=source, name=job.source, stream=job.stream or "",
                                  cursor_field=source_field(dataset.ALIASES, job.fields, dataset.CURSOR_FIELD),
                                  key_field=source_field(dataset.ALIASES, job.fields, dataset.KEY_FIELD))
@@ -122,7 +125,7 @@ def _run_api_job(warehouse: Warehouse, config: Config, name: str, job: JobSettin
         prepared = dataset.prepare(pd.DataFrame.from_records(page.records), source=page.url, ctx=ctx,
                                    fields=job.fields)
         with warehouse.engine.begin() as conn:
-            _load_page(conn, dataset, prepared, summary)
+            load_batch(conn, dataset, prepared, summary)
             if page.cursor:
                 save_cursor(conn=conn, source=job.source, stream=job.stream or "", value=page.cursor,
                             run_id=summary.run_id)
@@ -130,6 +133,10 @@ def _run_api_job(warehouse: Warehouse, config: Config, name: str, job: JobSettin
         if progress:
             rate = summary.rows_read / max(time.perf_counter() - started, 1e-9)
             progress(f"{name}: {summary.rows_read:,} rows read ({rate:,.0f} rows/s)")
+
+
+# Source kind -> the function that runs a job over it. Each commits batch by batch through `load_batch`.
+RUNNERS: dict[str, Callable[..., None]] = {"http_api": run_api_job}
 
 
 def refresh_dirty_marts(*, warehouse: Warehouse, config: Config) -> int:
@@ -156,9 +163,10 @@ def run_job(*, warehouse: Warehouse, config: Config, name: str, trigger: str = "
     summary = RunSummary(run_id=run_id, job=name, status="running")
     started = time.perf_counter()
     try:
-        if not isinstance(config.sources[job.source], HttpApiSource):
+        runner = RUNNERS.get(config.sources[job.source].kind)
+        if runner is None:
             raise JobError(f"jobs.{name}: {config.sources[job.source].kind} sources are not loadable yet")
-        _run_api_job(warehouse, config, name, job, summary, progress)
+        runner(warehouse=warehouse, config=config, name=name, job=job, summary=summary, progress=progress)
         summary.marts_refreshed = refresh_dirty_marts(warehouse=warehouse, config=config)
         summary.status = "success"
     except (SourceError, FieldMappingError, JobError) as exc:

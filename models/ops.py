@@ -72,3 +72,33 @@ class EtlDirtyPeriod(Base):
     fact_table: Mapped[str] = mapped_column(String(64), primary_key=True)
     region_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
+
+
+class EtlFile(Base):
+    """A delivered file, by checksum: the same bytes delivered twice are recognised and not loaded again."""
+
+    __tablename__ = "etl_file"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    checksum: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    filename: Mapped[str] = mapped_column(String(512))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # loaded | failed
+    run_id: Mapped[int] = mapped_column(ForeignKey("etl_run.id"), index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    rows_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    region_code: Mapped[str | None] = mapped_column(String(32))
+    period: Mapped[str | None] = mapped_column(String(7))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class EtlLock(Base):
+    """A lease on a job, so two schedulers started by mistake never run the same job at once."""
+
+    __tablename__ = "etl_lock"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -4,7 +4,7 @@ from models.base import Base
 from models.dims import DimCalendar, DimDepartment, DimRegion, DimRegionAlias, DimServiceItem
 from models.facts import FactApprovalCase, FactCountyFigure, FactHotlineTicket, FactRating
 from models.marts import MartKpiMonthly
-from models.ops import EtlCursor, EtlDirtyPeriod, EtlRejectedRow, EtlRun
+from models.ops import EtlCursor, EtlDirtyPeriod, EtlFile, EtlLock, EtlRejectedRow, EtlRun
 
 __all__ = [
     "Base",
@@ -15,6 +15,8 @@ __all__ = [
     "DimServiceItem",
     "EtlCursor",
     "EtlDirtyPeriod",
+    "EtlFile",
+    "EtlLock",
     "EtlRejectedRow",
     "EtlRun",
     "FactApprovalCase",
