@@ -46,6 +46,43 @@ def cmd_etl_run(args: argparse.Namespace, config: Config) -> int:
     return 0 if all(s.status == "success" for s in summaries) else 1
 
 
+def cmd_etl_status(args: argparse.Namespace, config: Config) -> int:
+    """Print the last run of each job and how fresh each source is."""
+    from models.etl_status import job_statuses
+
+    warehouse = _warehouse(config)
+    with warehouse.session() as session:
+        rows = job_statuses(session=session, config=config)
+    _print(f"{'job':<16}{'status':<10}{'finished':<21}{'read':>10}{'loaded':>10}{'rejected':>10}  last success"
+           f"{'':<9}source cursor")
+    for r in rows:
+        finished = r.finished_at.isoformat(sep=" ") if r.finished_at else "-"
+        success = r.last_success_at.isoformat(sep=" ") if r.last_success_at else "never"
+        _print(f"{r.job:<16}{r.status or 'never run':<10}{finished:<21}{r.rows_read:>10,}{r.rows_loaded:>10,}"
+               f"{r.rows_rejected:>10,}  {success:<21}{r.cursor or '-'}")
+        if r.error:
+            _print(f"  error: {r.error}")
+    return 0 if all(r.status in ("success", None) for r in rows) else 1
+
+
+def cmd_etl_rejects(args: argparse.Namespace, config: Config) -> int:
+    """List quarantined rows with their reasons, or export them as CSV."""
+    from models.etl_status import rejected_rows
+
+    warehouse = _warehouse(config)
+    with warehouse.session() as session:
+        frame = rejected_rows(session=session, run_id=args.run, limit=None if args.csv else args.limit)
+    if args.csv:
+        frame.to_csv(args.csv, index=False, encoding="utf-8-sig")
+        _print(f"wrote {len(frame):,} quarantined rows to {args.csv}")
+        return 0
+    for r in frame.itertuples(index=False):
+        _print(f"run {r.run_id} {r.dataset} {r.source}:{r.source_line} {r.reason_code} ({r.reason_zh} / {r.reason_en})"
+               f"\n    {r.raw}")
+    _print(f"{len(frame):,} rows shown")
+    return 0
+
+
 def _summary_line(s) -> str:  # noqa: ANN001 - etl.jobs.RunSummary, imported lazily
     rate = s.rows_read / s.seconds if s.seconds else 0.0
     line = (f"{s.job}: {s.status} (run {s.run_id}) read {s.rows_read:,}, inserted {s.rows_inserted:,}, "
@@ -110,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = etl.add_parser("run", help="run jobs once, now (default: every configured job)")
     run.add_argument("jobs", nargs="*", metavar="JOB")
     run.set_defaults(func=cmd_etl_run)
+    etl.add_parser("status", help="the last run of each job and source freshness").set_defaults(func=cmd_etl_status)
+    rejects = etl.add_parser("rejects", help="quarantined rows with their reasons")
+    rejects.add_argument("--run", type=int, help="only this run id")
+    rejects.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    rejects.add_argument("--csv", help="write every matching row to this CSV file instead (UTF-8 with BOM, for Excel)")
+    rejects.set_defaults(func=cmd_etl_rejects)
 
     demo = sub.add_parser("demo", help="build the Jinzhong demo warehouse and serve the dashboard")
     demo.add_argument("--scale", type=float, default=None, help="share of real city volume (1.0 = real; default 0.02)")

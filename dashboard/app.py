@@ -6,6 +6,8 @@ machines are offline, so the page never asks for an external URL.
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from models.db import Warehouse
 PACKAGE_DIR = Path(__file__).resolve().parent
 PAGES_DIR = PACKAGE_DIR / "pages"
 ASSETS_DIR = PACKAGE_DIR / "assets"
+SECRET_KEY_ENV = "BIZENV_SECRET_KEY"
 LANG_STORE = "app-lang-store"
 TITLES_STORE = "app-titles-store"
 
@@ -114,6 +117,11 @@ def _index_string(app: Dash, lang: str) -> str:
     return app.index_string.replace("<html>", f'<html lang="{HTML_LANG[lang]}">', 1)
 
 
+def secret_key() -> str:
+    """The session-signing key from BIZENV_SECRET_KEY; a random per-process key stands in until login lands."""
+    return os.environ.get(SECRET_KEY_ENV) or secrets.token_hex(32)
+
+
 def create_app(config: Config | None = None, *, warehouse: Warehouse | None = None) -> Dash:
     """Build the dashboard for a config (default: config.yaml) and a warehouse (default: the config's URL)."""
     config = config or load_config()
@@ -127,6 +135,7 @@ def create_app(config: Config | None = None, *, warehouse: Warehouse | None = No
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     install_context(app.server, config=config, warehouse=warehouse)
+    app.server.secret_key = secret_key()
     app.index_string = _index_string(app, lang)
     app.layout = shell_layout(config)
     _register_shell_callbacks(app)

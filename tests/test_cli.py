@@ -89,3 +89,28 @@ def _get_when_up(url: str, timeout: float = 30) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
+
+
+def test_status_and_rejects_after_a_load(tmp_path: Path) -> None:
+    """An operator's view of a small load: every job listed, quarantined rows exportable to CSV."""
+    from etl.demo.approval_api import serve_in_thread
+    from tests.test_etl_approvals import BAD, GOOD, TAIL, _write_platform
+
+    platform = tmp_path / "platform.db"
+    _write_platform(platform, GOOD + [row for row, _ in BAD] + TAIL)
+    server, url = serve_in_thread(db_path=platform)
+    try:
+        cfg = _config_copy(tmp_path, lambda d: d["sources"]["approval_api"].__setitem__("base_url", url))
+        assert _run(["--config", str(cfg), "etl", "run"]).returncode == 0
+    finally:
+        server.shutdown()
+    status = _run(["--config", str(cfg), "etl", "status"])
+    assert status.returncode == 0, status.stderr
+    lines = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:] if line.strip()}
+    assert lines["approvals"][1] == "success" and lines["approvals"][4:7] == ["14", "8", "6"]
+    assert lines["catalogue"][1] == "success"
+    out = tmp_path / "rejects.csv"
+    rejects = _run(["--config", str(cfg), "etl", "rejects", "--csv", str(out)])
+    assert rejects.returncode == 0 and "wrote 7 quarantined rows" in rejects.stdout  # 6 cases + 1 catalogue item
+    text = out.read_text(encoding="utf-8-sig")
+    assert "办结时间早于受理时间" in text and "completed before accepted" in text
