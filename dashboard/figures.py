@@ -71,7 +71,8 @@ def county_comparison_figure(frame: pd.DataFrame, kpi: KpiDefinition, lang: str)
     labels = [region_name(r, lang) for r in rows]
     fig = go.Figure()
     for status, colour in (("better", BETTER), ("worse", WORSE), ("no_data", NO_DATA)):
-        picked = [(label, r) for label, r in zip(labels, rows) if _status(r["value"], city, kpi.direction) == status]
+        picked = [(label, r) for label, r in zip(labels, rows, strict=True)
+                  if _status(r["value"], city, kpi.direction) == status]
         if not picked:
             continue
         fig.add_bar(

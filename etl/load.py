@@ -51,7 +51,8 @@ def _stage_postgres(conn: Connection, table: str, stage: str, frame: pd.DataFram
     raw = conn.connection.driver_connection
     cols = ", ".join(columns)
     with raw.cursor() as cur:
-        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
+                    f"SELECT {cols} FROM {table} WITH NO DATA")
         cur.execute(f"TRUNCATE {stage}")
         with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
             for row in _python_rows(frame, columns):
@@ -67,28 +68,24 @@ def _stage(conn: Connection, table: str, frame: pd.DataFrame, columns: Sequence[
     return stage
 
 
-def _changes(conn: Connection, table: str, stage: str, key: Sequence[str], period_columns: Sequence[str]) -> UpsertResult:
-    """Count new and changed rows, and collect the pairs they touch before and after the change."""
+def _changes(conn: Connection, table: str, stage: str, key: Sequence[str],
+             period_columns: Sequence[str]) -> UpsertResult:
+    """Count new and changed rows, and collect the (region, month) pairs they touch before and after the change."""
     on = " AND ".join(f"t.{k} = s.{k}" for k in key)
-    new_flag = f"CASE WHEN t.{key[0]} IS NULL THEN 1 ELSE 0 END"
+    changed = f"t.{key[0]} IS NULL OR t.row_hash <> s.row_hash"
+    is_new = f"SUM(CASE WHEN t.{key[0]} IS NULL THEN 1 ELSE 0 END)"
     result = UpsertResult()
-    pcols = list(period_columns) or ["NULL"]
-    for pcol in pcols:
-        s_p = f"s.{pcol}" if pcol != "NULL" else "NULL"
-        t_p = f"t.{pcol}" if pcol != "NULL" else "NULL"
-        sql = (f"SELECT s.region_code AS sr, {s_p} AS sp, t.region_code AS tr, {t_p} AS tp, "
-               f"SUM({new_flag}) AS n_new, COUNT(*) AS n FROM {stage} s LEFT JOIN {table} t ON {on} "
-               f"WHERE t.{key[0]} IS NULL OR t.row_hash <> s.row_hash GROUP BY 1, 2, 3, 4") if period_columns else (
-               f"SELECT NULL AS sr, NULL AS sp, NULL AS tr, NULL AS tp, SUM({new_flag}) AS n_new, COUNT(*) AS n "
-               f"FROM {stage} s LEFT JOIN {table} t ON {on} WHERE t.{key[0]} IS NULL OR t.row_hash <> s.row_hash")
-        inserted = updated = 0
-        for r in conn.execute(text(sql)):
-            if r.n is None:
-                continue
-            inserted += int(r.n_new or 0)
-            updated += int(r.n) - int(r.n_new or 0)
-            result.touched |= {(reg, per) for reg, per in ((r.sr, r.sp), (r.tr, r.tp)) if reg and per}
-        result.inserted, result.updated = inserted, updated
+    counted = False
+    for pcol in period_columns or [None]:
+        pairs = f"s.region_code, s.{pcol}, t.region_code, t.{pcol}" if pcol else "NULL, NULL, NULL, NULL"
+        group = " GROUP BY 1, 2, 3, 4" if pcol else ""
+        sql = f"SELECT {pairs}, {is_new}, COUNT(*) FROM {stage} s LEFT JOIN {table} t ON {on} WHERE {changed}{group}"
+        for s_region, s_period, t_region, t_period, n_new, n in conn.execute(text(sql)):
+            if not counted:
+                result.inserted += int(n_new or 0)
+                result.updated += int(n or 0) - int(n_new or 0)
+            result.touched |= {(r, p) for r, p in ((s_region, s_period), (t_region, t_period)) if r and p}
+        counted = True
     return result
 
 

@@ -70,7 +70,8 @@ def parse_datetime(values: pd.Series) -> pd.Series:
         ok = serial.between(20000, 80000)  # 1954..2119: a plausible Excel serial date
         if ok.any():
             days = serial[ok].astype(float)
-            out.loc[ok[ok].index] = (EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).dt.round("s").astype("datetime64[s]")
+            stamps = (EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).dt.round("s")
+            out.loc[ok[ok].index] = stamps.astype("datetime64[s]")
     return out
 
 

@@ -115,7 +115,8 @@ def rebuild_kpi_marts(*, conn: Connection, config: Config) -> int:
     conn.execute(delete(MartKpiMonthly))
     pairs: set[Pair] = set()
     for comp in {COMPUTATIONS[k.computation] for k in config.kpis}:
-        sql = f"SELECT DISTINCT region_code, {comp.period_column} FROM {comp.table} WHERE {comp.period_column} IS NOT NULL"
+        sql = (f"SELECT DISTINCT region_code, {comp.period_column} FROM {comp.table} "
+               f"WHERE {comp.period_column} IS NOT NULL")
         pairs |= {(r[0], r[1]) for r in conn.execute(text(sql))}
     return refresh_kpi_marts(conn=conn, config=config, pairs=pairs)
 

@@ -1,4 +1,4 @@
-"""The whole path on both engines: generated source systems -> API process -> ETL -> marts, checked by a second method."""
+"""The whole path on both engines: generated sources -> API process -> ETL -> marts, checked by a second method."""
 
 from __future__ import annotations
 
