@@ -46,7 +46,7 @@ def _target_line(card: KpiCard, lang: str) -> html.Div:
 
 def _value_line(card: KpiCard, lang: str) -> html.Div:
     """The value large and its unit small, so "3.6 working days" fits a narrow card."""
-    prefix, number, suffix = value_parts(card.value, card.unit, lang)
+    prefix, number, suffix = value_parts(card.value, card.unit, lang, distinct_from=card.target)
     return html.Div([html.Span(prefix, className="kpi-card-unit"), html.Span(number, className="kpi-card-number"),
                      html.Span(suffix, className="kpi-card-unit")], className="kpi-card-value")
 

@@ -109,13 +109,23 @@ def _decimals(unit: str, lang: Lang) -> int:
     return _EN_DECIMALS.get(unit, _DECIMALS.get(unit, 1)) if lang == "en" else _DECIMALS.get(unit, 1)
 
 
-def format_number(value: float | None, unit: str, lang: str, *, signed: bool = False) -> str:
-    """The bare number as shown for a unit (ratio 0.987 → "98.7%"), for bar labels and inside longer texts."""
+def format_number(value: float | None, unit: str, lang: str, *, signed: bool = False,
+                  distinct_from: float | None = None) -> str:
+    """The bare number as shown for a unit (ratio 0.987 → "98.7%"), for bar labels and inside longer texts.
+
+    With `distinct_from` (a target), up to two more decimals are shown when rounding would make a value that
+    misses the target look equal to it ("2.04" rather than "2.0" against a target of 2.0).
+    """
     lang = normalise_lang(lang)
     if _is_missing(value):
         return MISSING
     decimals = _decimals(unit, lang)
-    shown = round(float(value) * display_scale(unit, lang), decimals)
+    scale = display_scale(unit, lang)
+    if not _is_missing(distinct_from) and float(value) != float(distinct_from):
+        limit = decimals + 2
+        while decimals < limit and round(float(value) * scale, decimals) == round(float(distinct_from) * scale, decimals):
+            decimals += 1
+    shown = round(float(value) * scale, decimals)
     while unit == "ratio" and not signed and shown == 100.0 and float(value) < 1.0 and decimals < 3:
         decimals += 1  # 0.9996 is "99.96%", never a rounded-up "100.0%"
         shown = round(float(value) * 100.0, decimals)
@@ -141,9 +151,10 @@ def format_value(value: float | None, unit: str, lang: str) -> str:
     return number if number == MISSING else t(f"value.{unit}", lang, n=number)
 
 
-def value_parts(value: float | None, unit: str, lang: str) -> tuple[str, str, str]:
+def value_parts(value: float | None, unit: str, lang: str, *,
+                distinct_from: float | None = None) -> tuple[str, str, str]:
     """A formatted value split into (prefix, number, suffix), so a card can show the number large, the unit small."""
-    number = format_number(value, unit, lang)
+    number = format_number(value, unit, lang, distinct_from=distinct_from)
     if number == MISSING:
         return "", number, ""
     prefix, _, suffix = MESSAGES[f"value.{unit}"][normalise_lang(lang)].partition("{n}")

@@ -16,18 +16,44 @@ import pytest
 from dashboard.app import create_app
 from dashboard.figures import BETTER, WORSE, county_comparison_figure
 from dashboard.i18n import (
-    LANGS, MESSAGES, format_change, format_datetime, format_period, format_value, region_name, t, value_parts,
+    LANGS,
+    MESSAGES,
+    format_change,
+    format_datetime,
+    format_period,
+    format_value,
+    region_name,
+    t,
+    value_parts,
 )
 
 try:  # the helpers live beside the tests; the import works whether or not tests/ is a package
     from tests.conftest_dashboard import (
-        AS_OF, LATEST, PREVIOUS, SHORT_ZH, all_text, as_plain, build_warehouse, component_ids, dashboard_app,
-        dashboard_config, dashboard_warehouse,
+        AS_OF,
+        LATEST,
+        PREVIOUS,
+        SHORT_ZH,
+        all_text,
+        as_plain,
+        build_warehouse,
+        component_ids,
+        dashboard_app,
+        dashboard_config,
+        dashboard_warehouse,
     )
 except ImportError:  # pragma: no cover - depends on how pytest put tests/ on sys.path
     from conftest_dashboard import (  # type: ignore[no-redef]
-        AS_OF, LATEST, PREVIOUS, SHORT_ZH, all_text, as_plain, build_warehouse, component_ids, dashboard_app,
-        dashboard_config, dashboard_warehouse,
+        AS_OF,
+        LATEST,
+        PREVIOUS,
+        SHORT_ZH,
+        all_text,
+        as_plain,
+        build_warehouse,
+        component_ids,
+        dashboard_app,
+        dashboard_config,
+        dashboard_warehouse,
     )
 
 __all__ = ["dashboard_app", "dashboard_config", "dashboard_warehouse"]  # fixtures used by name below
@@ -336,3 +362,15 @@ def test_wsgi_module_exposes_a_flask_server(monkeypatch, tmp_path, dashboard_con
     assert isinstance(wsgi.server, flask.Flask)
     response = wsgi.server.test_client().get("/")
     assert response.status_code == 200 and "晋中市营商环境监测平台" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("value", "target", "unit", "shown"), [
+    (2.04, 2.0, "working_days", "2.04"),       # misses a 2.0 target: must not read "2.0"
+    (2.0, 2.0, "working_days", "2.0"),         # exactly on target: no extra digits
+    (3.1, 2.0, "working_days", "3.1"),         # clearly apart: the usual one decimal
+    (0.98496, 0.985, "ratio", "98.496%"),      # 98.5% would hide the miss
+])
+def test_values_next_to_a_target_keep_the_digits_that_show_the_miss(value, target, unit, shown) -> None:
+    from dashboard.i18n import format_number
+
+    assert format_number(value, unit, "zh", distinct_from=target) == shown
