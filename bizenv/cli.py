@@ -83,6 +83,20 @@ def cmd_etl_rejects(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_scheduler(args: argparse.Namespace, config: Config) -> int:
+    """Run the scheduler in this process until SIGTERM: its own process, never inside the web server."""
+    from etl.scheduler import next_runs, run_scheduler
+    from models.migrate import prepare_warehouse
+
+    warehouse = _warehouse(config)
+    prepare_warehouse(warehouse=warehouse, config=config)
+    for job, when in next_runs(config=config):
+        _print(f"  {job:<16} next run {when.isoformat(sep=' ', timespec='minutes')}")
+    _print(f"scheduler started ({config.timezone}); stop with Ctrl+C or SIGTERM")
+    run_scheduler(config=config, warehouse=warehouse)
+    return 0
+
+
 def _summary_line(s) -> str:  # noqa: ANN001 - etl.jobs.RunSummary, imported lazily
     rate = s.rows_read / s.seconds if s.seconds else 0.0
     line = (f"{s.job}: {s.status} (run {s.run_id}) read {s.rows_read:,}, inserted {s.rows_inserted:,}, "
@@ -153,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     rejects.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
     rejects.add_argument("--csv", help="write every matching row to this CSV file instead (UTF-8 with BOM, for Excel)")
     rejects.set_defaults(func=cmd_etl_rejects)
+
+    sched = sub.add_parser("scheduler", help="run scheduled ETL jobs in this process (cron schedules from config)")
+    sched.set_defaults(func=cmd_scheduler)
 
     demo = sub.add_parser("demo", help="build the Jinzhong demo warehouse and serve the dashboard")
     demo.add_argument("--scale", type=float, default=None, help="share of real city volume (1.0 = real; default 0.02)")

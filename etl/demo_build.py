@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from etl.demo.approval_api import start_process
 from etl.demo.generator import UnitSpec, generate_sources
 from etl.jobs import RunSummary, run_jobs
-from models.config import Config, HttpApiSource
+from models.config import Config, FilesSource, HttpApiSource, SqlViewSource
 from models.db import Warehouse
 from models.facts import FactApprovalCase
 from models.migrate import downgrade, prepare_warehouse
@@ -73,6 +73,23 @@ def _api_source(config: Config) -> tuple[str, HttpApiSource]:
     raise ValueError("config.yaml has no http_api source for the demo's approval platform")
 
 
+# Where the generator writes each kind of source under the demo folder.
+DEMO_LOCATIONS = {"sql_view": "hotline.db", "ratings": "ratings/inbox", "county": "county_figures/inbox"}
+
+
+def demo_wired(config: Config, out_dir: Path) -> Config:
+    """The config with its file and SQL-view sources pointed at the generated demo sources."""
+    sources = {}
+    for name, src in config.sources.items():
+        if isinstance(src, SqlViewSource):
+            src = src.model_copy(update={"url": f"sqlite:///{out_dir / DEMO_LOCATIONS['sql_view']}"})
+        elif isinstance(src, FilesSource):
+            kind = "county" if src.pattern.endswith((".xlsx", ".xls")) else "ratings"
+            src = src.model_copy(update={"path": str(out_dir / DEMO_LOCATIONS[kind])})
+        sources[name] = src
+    return config.model_copy(update={"sources": sources})
+
+
 def _same_sources(manifest_path: Path, params: dict) -> bool:
     if not manifest_path.is_file():
         return False
@@ -111,7 +128,8 @@ def build_demo(
         _reset_warehouse(warehouse)
     prepare_warehouse(warehouse=warehouse, config=config)
     result = DemoResult(params=params, generated=generated, seconds=0.0)
-    result.runs = _run_etl(config=config, warehouse=warehouse, out_dir=out_dir, progress=progress)
+    result.runs = _run_etl(config=demo_wired(config, out_dir), warehouse=warehouse, out_dir=out_dir,
+                           progress=progress)
     for run in result.runs:
         echo(_describe(run))
     result.seconds = time.perf_counter() - started

@@ -17,7 +17,7 @@ from types import ModuleType
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
-from etl.datasets import approvals, service_items
+from etl.datasets import approvals, hotline, service_items
 from etl.datasets.base import Context, FieldMappingError, Prepared, source_field
 from etl.extract.http_api import HttpApiExtractor, SourceError
 from etl.load import clear_dirty, dirty_pairs, now_local, quarantine, read_cursor, save_cursor, upsert_frame
@@ -32,7 +32,7 @@ from models.regions import alias_map, sync_regions
 
 log = logging.getLogger(__name__)
 
-DATASETS: dict[str, ModuleType] = {"approvals": approvals, "service_items": service_items}
+DATASETS: dict[str, ModuleType] = {"approvals": approvals, "service_items": service_items, "hotline": hotline}
 
 Progress = Callable[[str], None]
 
@@ -137,6 +137,15 @@ def run_api_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSett
 
 # Source kind -> the function that runs a job over it. Each commits batch by batch through `load_batch`.
 RUNNERS: dict[str, Callable[..., None]] = {"http_api": run_api_job}
+
+
+def _register_runners() -> None:
+    from etl.sqlview import run_sql_view_job  # imports etl.jobs lazily, so it is registered after definition
+
+    RUNNERS["sql_view"] = run_sql_view_job
+
+
+_register_runners()
 
 
 def refresh_dirty_marts(*, warehouse: Warehouse, config: Config) -> int:

@@ -91,7 +91,7 @@ class FactHotlineTicket(_Provenance, Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     called_back_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolved: Mapped[bool | None] = mapped_column(Boolean)
-    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    satisfaction: Mapped[str | None] = mapped_column(String(32))
     reopen_count: Mapped[int] = mapped_column(Integer)
     source_updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 

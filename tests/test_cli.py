@@ -101,7 +101,7 @@ def test_status_and_rejects_after_a_load(tmp_path: Path) -> None:
     server, url = serve_in_thread(db_path=platform)
     try:
         cfg = _config_copy(tmp_path, lambda d: d["sources"]["approval_api"].__setitem__("base_url", url))
-        assert _run(["--config", str(cfg), "etl", "run"]).returncode == 0
+        assert _run(["--config", str(cfg), "etl", "run", "catalogue", "approvals"]).returncode == 0
     finally:
         server.shutdown()
     status = _run(["--config", str(cfg), "etl", "status"])

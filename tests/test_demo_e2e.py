@@ -97,3 +97,14 @@ def test_demo_rerun_loads_nothing_and_changes_no_fact(demo) -> None:
     pd.testing.assert_frame_equal(_frame(wh, "SELECT * FROM fact_approval_case ORDER BY case_id"), before)
     pd.testing.assert_frame_equal(
         _frame(wh, "SELECT * FROM mart_kpi_monthly ORDER BY region_code, period, kpi_code"), marts_before)
+
+
+def test_demo_hotline_view_loads_with_its_bad_rows_quarantined(demo) -> None:
+    cfg, result, wh = demo
+    hotline = next(r for r in result.runs if r.job == "hotline")
+    assert hotline.status == "success", hotline.error
+    manifest = json.loads((cfg.resolve_path(cfg.demo.sources_dir) / "manifest.json").read_text(encoding="utf-8"))
+    tickets = _frame(wh, "SELECT region_code, COUNT(*) AS n FROM fact_hotline_ticket GROUP BY region_code")
+    assert set(tickets["region_code"]) == set(cfg.unit_codes())
+    assert int(tickets["n"].sum()) + hotline.rows_rejected == manifest["counts"]["hotline_tickets"]
+    assert hotline.rows_rejected == sum(manifest["bad_rows"]["hotline"].values())

@@ -8,6 +8,7 @@ one chunk is held at a time.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, and_, column, create_engine, func, or_, select, table, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    column,
+    create_engine,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -96,9 +109,9 @@ class SqlViewExtractor:
         engine = self._engine()
         try:
             with engine.connect() as conn:
-                columns = self._check_columns(conn)
+                columns, samples = self._probe(conn)
                 self._warn_null_cursors(conn)
-                position, line = decode_cursor(since), 1
+                position, line = self._resume(since, samples), 1
                 while True:
                     rows = self._fetch(conn, position)
                     if not rows:
@@ -128,41 +141,66 @@ class SqlViewExtractor:
         except (SQLAlchemyError, ImportError) as exc:
             raise SourceError(f"{self.where}: cannot open the source database: {_reason(exc)}") from exc
 
-    def _check_columns(self, conn) -> list[str]:  # noqa: ANN001 - a SQLAlchemy Connection
-        """The view's column names; a missing view or column stops the run with URL, view and column named."""
+    def _probe(self, conn: Connection) -> tuple[list[str], tuple[Any, Any]]:
+        """The view's columns and one row's (cursor, key) values; a missing view or column is named in the error."""
+        view = select(literal_column("*")).select_from(self._table)
         try:
-            result = conn.execute(select(column("*")).select_from(self._table).limit(0))
-            columns = list(result.keys())
+            columns = list(conn.execute(view.limit(0)).keys())
         except SQLAlchemyError as exc:
-            conn.rollback()
             raise SourceError(f"{self.where}: view {self.view!r} cannot be read: {_reason(exc)}") from exc
         for role, name in (("cursor column", self.cursor_column), ("key column", self.key_column)):
             if name not in columns:
                 raise SourceError(f"{self.where}: view {self.view!r} has no {role} {name!r} "
                                   f"(columns: {', '.join(columns)})")
-        return columns
+        sample = conn.execute(view.where(self._table.c[self.cursor_column].is_not(None)).limit(1)).first()
+        if sample is None:
+            return columns, (None, None)
+        return columns, (sample[columns.index(self.cursor_column)], sample[columns.index(self.key_column)])
 
-    def _warn_null_cursors(self, conn) -> None:  # noqa: ANN001 - a SQLAlchemy Connection
+    def _resume(self, since: str | None, samples: tuple[Any, Any]) -> Position | None:
+        """The saved cursor as values of the columns' own types, so it binds against timestamp or integer columns."""
+        position = decode_cursor(since)
+        if position is None:
+            return None
+        try:
+            return Position(cursor=_like(position.cursor, samples[0]),
+                            key=None if position.key is None else _like(position.key, samples[1]))
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise SourceError(f"{self.where}: saved cursor {since!r} does not fit the view's "
+                              f"{self.cursor_column}/{self.key_column} columns: {exc}") from exc
+
+    def _warn_null_cursors(self, conn: Connection) -> None:
         """Rows without a cursor value can never be read incrementally: say how many, once per run."""
         cur = self._table.c[self.cursor_column]
         n = conn.scalar(select(func.count()).select_from(self._table).where(cur.is_(None)))
         if n:
             log.warning("%s: %d rows have no %s and are not read", self.where, n, self.cursor_column)
 
-    def _fetch(self, conn, position: Position | None) -> list[tuple]:  # noqa: ANN001 - a SQLAlchemy Connection
+    def _fetch(self, conn: Connection, position: Position | None) -> list[tuple]:
         cur, key = self._table.c[self.cursor_column], self._table.c[self.key_column]
-        stmt = (select(column("*")).select_from(self._table).where(self._after(position))
+        stmt = (select(literal_column("*")).select_from(self._table).where(self._after(position))
                 .order_by(cur, key.nulls_first()).limit(self.chunk_size))
         return [tuple(r) for r in conn.execute(stmt)]
 
-    def _after(self, position: Position | None):  # noqa: ANN202 - a SQLAlchemy boolean clause
+    def _after(self, position: Position | None) -> ColumnElement[bool]:
         """Rows strictly after a position: cursor > c, or cursor = c and key > k (written to use a cursor index)."""
         cur, key = self._table.c[self.cursor_column], self._table.c[self.key_column]
         if position is None:
             return cur.is_not(None)
         if position.key is None:  # NULL keys sort first: "after" means every non-NULL key at this cursor
             return and_(cur >= position.cursor, or_(cur > position.cursor, key.is_not(None)))
-        return and_(cur >= position.cursor, or_(cur > position.cursor, key > position.key), true())
+        return and_(cur >= position.cursor, or_(cur > position.cursor, key > position.key))
+
+
+def _like(text: str, sample: Any) -> Any:
+    """Saved-cursor text as a value of the sample's type (datetime, date, int, Decimal…); text stays text."""
+    if sample is None or isinstance(sample, str):
+        return text
+    if isinstance(sample, dt.datetime):
+        return dt.datetime.fromisoformat(text)
+    if isinstance(sample, dt.date):
+        return dt.date.fromisoformat(text)
+    return type(sample)(text)
 
 
 def _reason(exc: BaseException) -> str:

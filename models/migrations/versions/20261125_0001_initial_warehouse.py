@@ -180,7 +180,7 @@ def upgrade() -> None:
     sa.Column('closed_at', sa.DateTime(), nullable=True),
     sa.Column('called_back_at', sa.DateTime(), nullable=True),
     sa.Column('resolved', sa.Boolean(), nullable=True),
-    sa.Column('satisfaction', sa.String(length=16), nullable=True),
+    sa.Column('satisfaction', sa.String(length=32), nullable=True),
     sa.Column('reopen_count', sa.Integer(), nullable=False),
     sa.Column('source_updated_at', sa.DateTime(), nullable=True),
     sa.Column('row_hash', sa.String(length=32), nullable=False),
