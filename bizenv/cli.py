@@ -94,6 +94,7 @@ def cmd_scheduler(args: argparse.Namespace, config: Config) -> int:
         _print(f"  {job:<16} next run {when.isoformat(sep=' ', timespec='minutes')}")
     _print(f"scheduler started ({config.timezone}); stop with Ctrl+C or SIGTERM")
     run_scheduler(config=config, warehouse=warehouse)
+    _print("scheduler stopped")
     return 0
 
 
