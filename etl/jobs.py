@@ -17,7 +17,7 @@ from types import ModuleType
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
-from etl.datasets import approvals, hotline, service_items
+from etl.datasets import approvals, county_figures, hotline, ratings, service_items
 from etl.datasets.base import Context, FieldMappingError, Prepared, source_field
 from etl.extract.http_api import HttpApiExtractor, SourceError
 from etl.load import clear_dirty, dirty_pairs, now_local, quarantine, read_cursor, save_cursor, upsert_frame
@@ -32,7 +32,10 @@ from models.regions import alias_map, sync_regions
 
 log = logging.getLogger(__name__)
 
-DATASETS: dict[str, ModuleType] = {"approvals": approvals, "service_items": service_items, "hotline": hotline}
+DATASETS: dict[str, ModuleType] = {
+    "approvals": approvals, "service_items": service_items, "hotline": hotline, "ratings": ratings,
+    "county_figures": county_figures,
+}
 
 Progress = Callable[[str], None]
 
@@ -140,9 +143,11 @@ RUNNERS: dict[str, Callable[..., None]] = {"http_api": run_api_job}
 
 
 def _register_runners() -> None:
-    from etl.sqlview import run_sql_view_job  # imports etl.jobs lazily, so it is registered after definition
+    from etl.inbox import run_files_job  # these import etl.jobs lazily, so they register after its definitions
+    from etl.sqlview import run_sql_view_job
 
     RUNNERS["sql_view"] = run_sql_view_job
+    RUNNERS["files"] = run_files_job
 
 
 _register_runners()

@@ -15,6 +15,20 @@ REASONS: dict[str, tuple[str, str]] = {
     "unknown_status": ("办件状态无法识别", "case status not recognised"),
     "bad_limit": ("时限缺失、为负数或承诺时限超过法定时限", "limit missing, negative, or promised above statutory"),
     "missing_name": ("缺少名称", "missing name"),
+    # ratings
+    "bad_rated_at": ("评价时间缺失或无法解析", "rating time missing or unreadable"),
+    "invalid_level": ("评价等级无效", "rating level not one of the five"),
+    "bad_rectified_at": ("整改完成时间无法解析", "rectification time unreadable"),
+    "rectified_before_rated": ("整改完成时间早于评价时间", "rectified before the rating was given"),
+    # county_figures
+    "invalid_number": ("数值无法识别", "value is not a number"),
+    "duplicate_town": ("同一乡镇（街道）重复填报且数值不同", "town listed twice with different values"),
+    # hotline
+    "bad_received_at": ("来电时间缺失或无法解析", "call time missing or unreadable"),
+    "closed_before_received": ("办结时间早于来电时间", "closed before received"),
+    "unknown_ticket_status": ("工单状态无法识别", "ticket status not recognised"),
+    "bad_ticket_time": ("办理时限、办结时间或回访时间无法解析", "due, closure or callback time unreadable"),
+    "bad_callback_result": ("是否解决或满意度无法识别", "resolution or satisfaction not recognised"),
 }
 
 

@@ -43,7 +43,7 @@ def postgres_admin_url() -> str:
     return PG_ADMIN_URL
 
 
-def _create_pg_database(admin_url: str) -> tuple[str, str]:
+def create_pg_database(admin_url: str) -> tuple[str, str]:
     name = f"bizenv_test_{uuid.uuid4().hex[:10]}"
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
@@ -52,7 +52,7 @@ def _create_pg_database(admin_url: str) -> tuple[str, str]:
     return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _drop_pg_database(admin_url: str, name: str) -> None:
+def drop_pg_database(admin_url: str, name: str) -> None:
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -66,11 +66,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'warehouse.db'}"
         return
     admin = request.getfixturevalue("postgres_admin_url")
-    name, url = _create_pg_database(admin)
+    name, url = create_pg_database(admin)
     try:
         yield url
     finally:
-        _drop_pg_database(admin, name)
+        drop_pg_database(admin, name)
 
 
 @pytest.fixture

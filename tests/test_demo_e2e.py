@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -10,9 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from etl.demo_build import build_demo, month_span
-from models.config import Config
+from models.config import Config, load_config
 from models.db import Warehouse
-from tests.conftest import free_port
+from tests.conftest import REPO, create_pg_database, drop_pg_database, free_port
 
 END = "2026-10"
 
@@ -31,14 +32,26 @@ def _frame(wh: Warehouse, sql: str) -> pd.DataFrame:
         return pd.read_sql_query(text(sql), conn)
 
 
-@pytest.fixture
-def demo(config: Config, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("BIZENV_DATABASE_URL", raising=False)
-    cfg = _demo_config(config, tmp_path, database_url)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """One demo build per engine, shared by this module's tests (none of them changes the warehouse)."""
+    tmp_path = tmp_path_factory.mktemp(f"demo-{request.param}")
+    pg_name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    else:
+        admin = request.getfixturevalue("postgres_admin_url")
+        pg_name, url = create_pg_database(admin)
+    saved = os.environ.pop("BIZENV_DATABASE_URL", None)
+    cfg = _demo_config(load_config(REPO / "config.yaml"), tmp_path, url)
     result = build_demo(config=cfg, scale=0.01, months=6, end_month=END, echo=lambda _m: None)
     wh = Warehouse(cfg.database_url())
     yield cfg, result, wh
     wh.dispose()
+    if saved is not None:
+        os.environ["BIZENV_DATABASE_URL"] = saved
+    if pg_name:
+        drop_pg_database(admin, pg_name)
 
 
 def test_month_span() -> None:
@@ -108,3 +121,19 @@ def test_demo_hotline_view_loads_with_its_bad_rows_quarantined(demo) -> None:
     assert set(tickets["region_code"]) == set(cfg.unit_codes())
     assert int(tickets["n"].sum()) + hotline.rows_rejected == manifest["counts"]["hotline_tickets"]
     assert hotline.rows_rejected == sum(manifest["bad_rows"]["hotline"].values())
+
+
+def test_demo_inboxes_load_ratings_and_county_figures(demo) -> None:
+    cfg, result, wh = demo
+    runs = {r.job: r for r in result.runs}
+    assert runs["ratings"].status == "success" and runs["county_figures"].status == "success"
+    manifest = json.loads((cfg.resolve_path(cfg.demo.sources_dir) / "manifest.json").read_text(encoding="utf-8"))
+    assert runs["ratings"].rows_rejected == sum(manifest["bad_rows"]["ratings"].values())
+    ratings = _frame(wh, "SELECT COUNT(DISTINCT region_code) AS units, COUNT(*) AS n FROM fact_rating")
+    assert ratings["units"].iloc[0] == 11 and ratings["n"].iloc[0] > 0
+    figures = _frame(wh, "SELECT region_code, period, COUNT(*) AS n FROM fact_county_figure GROUP BY 1, 2")
+    assert (figures["n"] == 10).all()  # ten indicators per county-month
+    failed = _frame(wh, "SELECT filename, error FROM etl_file WHERE status = 'failed'")
+    malformed = manifest["messy"]["county_figures"]["malformed"]
+    assert sorted(failed["filename"]) == sorted(m["file"] for m in malformed)
+    assert all("本月新登记" in e for e in failed["error"])

@@ -276,9 +276,9 @@ def test_demo_hotline_loads_with_rejects_equal_to_manifest(
 @pytest.fixture
 def pg_source(postgres_admin_url: str) -> Iterator[str]:
     """A hotline database on PostgreSQL, with real timestamp and integer columns behind the view."""
-    from tests.conftest import _create_pg_database, _drop_pg_database
+    from tests.conftest import create_pg_database, drop_pg_database
 
-    name, url = _create_pg_database(postgres_admin_url)
+    name, url = create_pg_database(postgres_admin_url)
     engine = create_engine(url)
     types = {"received_at": "timestamp", "due_at": "timestamp", "closed_at": "timestamp",
              "callback_at": "timestamp", "updated_at": "timestamp", "is_business_env": "integer",
@@ -294,7 +294,7 @@ def pg_source(postgres_admin_url: str) -> Iterator[str]:
     try:
         yield url
     finally:
-        _drop_pg_database(postgres_admin_url, name)
+        drop_pg_database(postgres_admin_url, name)
 
 
 def test_postgresql_source_view_with_timestamp_columns(

@@ -21,7 +21,6 @@ from etl.datasets.base import (
     take_fields,
 )
 from etl.parsing import clean_text, format_datetime, format_period, parse_datetime, parse_int
-from etl.reasons import REASONS
 
 NAME = "hotline"
 TABLE = "fact_hotline_ticket"
@@ -68,14 +67,6 @@ SATISFACTION = {
 TRUE_TEXT = {"1", "是", "true", "True", "Y", "y"}
 UNCATEGORISED = "未分类"
 
-EXTRA_REASONS: dict[str, tuple[str, str]] = {
-    "bad_received_at": ("来电时间缺失或无法解析", "call time missing or unreadable"),
-    "closed_before_received": ("办结时间早于来电时间", "closed before received"),
-    "unknown_ticket_status": ("工单状态无法识别", "ticket status not recognised"),
-    "bad_ticket_time": ("办理时限、办结时间或回访时间无法解析", "due, closure or callback time unreadable"),
-    "bad_callback_result": ("是否解决或满意度无法识别", "resolution or satisfaction not recognised"),
-}
-REASONS.update(EXTRA_REASONS)
 
 COLUMNS = [
     "ticket_id", "region_code", "category", "is_business_env", "content", "status", "received_at",

@@ -1,0 +1,260 @@
+"""The job runner for `kind: files` sources: load each delivered file once, then archive it or park it in failed/.
+
+Files are taken in name order. A file is known by its sha256 checksum, so the same bytes under another name
+(hcp_20230428(1).csv) are never loaded twice. A file's rows, quarantined rows, dirty pairs and its `etl_file` row
+commit together; a big CSV commits in blocks of 100k rows (the `etl_file` row with the last block) so memory stays
+flat. A dataset that `REPLACES_PERIOD` (county workbooks) has the county-month's rows deleted in the same
+transaction, so a corrected re-delivery replaces the month. A file that cannot be loaded at all goes to
+`<inbox>/../failed/` with `<name>.reason.txt` and a failed `etl_file` row, and the run goes on with the next file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, delete, insert, select
+
+from etl.datasets.base import Context, FieldMappingError, Prepared
+from etl.extract.files import CHUNK_ROWS, FileRejected, RawTable, iter_table, read_table
+from etl.load import mark_dirty, now_local
+from models.config import Config, FilesSource, JobSettings
+from models.db import Warehouse
+from models.ops import EtlFile
+from models.schema import Base
+
+if TYPE_CHECKING:
+    from etl.jobs import RunSummary
+
+log = logging.getLogger(__name__)
+
+ARCHIVE, FAILED = "archive", "failed"
+REASON_SUFFIX = ".reason.txt"
+_COPY_SUFFIX = re.compile(r"\s*[(（](\d+)[)）]$")
+
+
+@dataclass
+class _Tally:
+    """Files handled so far in this run, for the progress line."""
+
+    total: int
+    loaded: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def done(self) -> int:
+        return self.loaded + self.duplicates + self.failed
+
+
+@dataclass
+class _Delivery:
+    """One file being loaded: where it is, its checksum, and what it has added so far."""
+
+    path: Path
+    checksum: str
+    size: int
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+
+
+def file_checksum(*, path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks: the identity of a delivery, whatever it is named."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _name_order(path: Path) -> tuple[str, int, str]:
+    """Name order, with a browser's copy (hcp_20230428(1).csv) right after its original."""
+    m = _COPY_SUFFIX.search(path.stem)
+    base = path.stem[: m.start()] + path.suffix if m else path.name
+    return base, int(m.group(1)) if m else 0, path.name
+
+
+def inbox_files(*, folder: Path, pattern: str) -> list[Path]:
+    """Files waiting in an inbox, by name; Excel lock files (~$…) and hidden files are not deliveries."""
+    found = (p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith(("~$", ".")))
+    return sorted(found, key=_name_order)
+
+
+def _move(path: Path, folder: Path, checksum: str) -> Path:
+    """Move a file into a folder beside the inbox, keeping its name unless another file already has it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / path.name
+    if dest.exists():
+        dest = folder / f"{path.stem}.{checksum[:12]}{path.suffix}"
+    return path.replace(dest)
+
+
+def _aliases(dataset: ModuleType, fields: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """The dataset's header aliases, with a job's configured field names taking their canonical field's place."""
+    return {canon: ((fields[canon],) if canon in fields else tuple(names)) for canon, names in dataset.ALIASES.items()}
+
+
+def _prepare(dataset: ModuleType, table: RawTable, *, source: str, ctx: Context) -> Prepared:
+    """Validate one block; a dataset that needs the file's title or units row gets the whole RawTable."""
+    by_file: Callable[..., Prepared] | None = getattr(dataset, "prepare_file", None)
+    if by_file is not None:
+        return by_file(table=table, source=source, ctx=ctx)
+    return dataset.prepare(table.frame, source=source, ctx=ctx, lines=table.lines)
+
+
+def _blocks(path: Path, dataset: ModuleType, aliases: Mapping[str, Sequence[str]], encoding: str | None
+            ) -> Iterator[tuple[RawTable, bool]]:
+    """The file's blocks, each with whether it is the last; a whole-period dataset reads the file in one block."""
+    if getattr(dataset, "REPLACES_PERIOD", False):
+        yield read_table(path, aliases=aliases, required=dataset.REQUIRED, encoding=encoding), True
+        return
+    blocks = iter_table(path, aliases=aliases, required=dataset.REQUIRED, encoding=encoding, chunk_rows=CHUNK_ROWS)
+    current = next(blocks)
+    for following in blocks:
+        yield current, False
+        current = following
+    yield current, True
+
+
+def _loaded_before(conn: Connection, source: str, checksum: str) -> bool:
+    status = conn.scalar(select(EtlFile.status).where(EtlFile.source == source, EtlFile.checksum == checksum))
+    return status == "loaded"
+
+
+def _register(conn: Connection, *, source: str, item: _Delivery, run_id: int, status: str, tz: str,
+              error: str | None = None) -> None:
+    """Record the delivery in `etl_file` (replacing an earlier failed attempt with the same bytes)."""
+    regions = {r for r, _ in item.pairs}
+    periods = {p for _, p in item.pairs}
+    conn.execute(delete(EtlFile).where(EtlFile.source == source, EtlFile.checksum == item.checksum))
+    conn.execute(insert(EtlFile).values(
+        source=source, checksum=item.checksum, filename=item.path.name, size_bytes=item.size, status=status,
+        run_id=run_id, received_at=now_local(tz), rows_loaded=item.rows_loaded, rows_rejected=item.rows_rejected,
+        region_code=regions.pop() if len(regions) == 1 else None,
+        period=periods.pop() if len(periods) == 1 else None, error=error))
+
+
+def _replace_pairs(conn: Connection, *, dataset: ModuleType, rows_pairs: set[tuple[str, str]], source: str,
+                   filename: str) -> None:
+    """Delete the county-months a file delivers, refusing an uncorrected file over a loaded correction."""
+    mark = getattr(dataset, "CORRECTION_MARK", None)
+    table = Base.metadata.tables[dataset.TABLE]
+    period_col = table.c[dataset.PERIOD_COLUMNS[0]]
+    for region, period in sorted(rows_pairs):
+        if mark and mark not in filename:
+            corrected = conn.scalar(select(EtlFile.filename).where(
+                EtlFile.source == source, EtlFile.status == "loaded", EtlFile.region_code == region,
+                EtlFile.period == period, EtlFile.filename.contains(mark)))
+            if corrected:
+                raise FileRejected(f"{filename}: {region} {period} already has the correction {corrected}",
+                                   f"{filename}：{region} {period} 已按更正文件 {corrected} 入库，原文件不再加载")
+        conn.execute(delete(table).where(table.c.region_code == region, period_col == period))
+    mark_dirty(conn=conn, fact_table=dataset.TABLE, pairs=rows_pairs)
+
+
+def _pairs(dataset: ModuleType, prepared: Prepared) -> set[tuple[str, str]]:
+    rows = prepared.rows
+    if rows.empty or not dataset.PERIOD_COLUMNS:
+        return set()
+    return set(zip(rows["region_code"].astype(str), rows[dataset.PERIOD_COLUMNS[0]].astype(str), strict=True))
+
+
+def _load_file(*, warehouse: Warehouse, config: Config, source_name: str, source: FilesSource, job: JobSettings,
+               dataset: ModuleType, ctx: Context, item: _Delivery, summary: RunSummary) -> None:
+    """Read, validate and load one file block by block; the registry row commits with the last block."""
+    from etl.jobs import load_batch  # local: etl.jobs registers this runner
+
+    replaces = getattr(dataset, "REPLACES_PERIOD", False)
+    for table, last in _blocks(item.path, dataset, _aliases(dataset, job.fields), source.encoding):
+        prepared = _prepare(dataset, table, source=item.path.name, ctx=ctx)
+        pairs = _pairs(dataset, prepared)
+        before = (summary.rows_inserted + summary.rows_updated, summary.rows_rejected)
+        with warehouse.engine.begin() as conn:
+            if replaces:
+                _replace_pairs(conn, dataset=dataset, rows_pairs=pairs, source=source_name, filename=item.path.name)
+            load_batch(conn, dataset, prepared, summary)
+            item.rows_loaded += summary.rows_inserted + summary.rows_updated - before[0]
+            item.rows_rejected += summary.rows_rejected - before[1]
+            item.pairs |= pairs
+            if last:
+                _register(conn, source=source_name, item=item, run_id=summary.run_id, status="loaded",
+                          tz=config.timezone)
+        summary.rows_read += len(table.frame)
+
+
+def _fail(*, warehouse: Warehouse, config: Config, source_name: str, item: _Delivery, run_id: int,
+          reason_en: str, reason_zh: str) -> Path:
+    """Park a refused file in failed/ with its reason beside it, and record the failure."""
+    with warehouse.engine.begin() as conn:
+        _register(conn, source=source_name, item=item, run_id=run_id, status="failed", tz=config.timezone,
+                  error=f"{reason_en}\n{reason_zh}")
+    dest = _move(item.path, item.path.parent.parent / FAILED, item.checksum)
+    dest.with_name(dest.name + REASON_SUFFIX).write_text(
+        f"{reason_zh}\n{reason_en}\n\n文件/file: {item.path.name}\nsha256: {item.checksum}\n运行/run: {run_id}\n",
+        encoding="utf-8")
+    return dest
+
+
+def _reasons(exc: Exception, name: str) -> tuple[str, str]:
+    if isinstance(exc, FileRejected):
+        return exc.reason_en, exc.reason_zh
+    return f"{name}: {exc}", f"{name}：字段映射失败（{exc}）"
+
+
+def _handle(*, warehouse: Warehouse, config: Config, source_name: str, source: FilesSource, job: JobSettings,
+            dataset: ModuleType, ctx: Context, path: Path, summary: RunSummary, tally: _Tally) -> str:
+    """Load, skip or refuse one file; returns what happened, for the progress line."""
+    item = _Delivery(path=path, checksum=file_checksum(path=path), size=path.stat().st_size)
+    with warehouse.engine.connect() as conn:
+        seen = _loaded_before(conn, source_name, item.checksum)
+    if seen:
+        _move(path, path.parent.parent / ARCHIVE, item.checksum)
+        tally.duplicates += 1
+        return "already loaded (same checksum), archived"
+    try:
+        _load_file(warehouse=warehouse, config=config, source_name=source_name, source=source, job=job,
+                   dataset=dataset, ctx=ctx, item=item, summary=summary)
+    except (FileRejected, FieldMappingError) as exc:
+        en, zh = _reasons(exc, path.name)
+        _fail(warehouse=warehouse, config=config, source_name=source_name, item=item, run_id=summary.run_id,
+              reason_en=en, reason_zh=zh)
+        tally.failed += 1
+        log.warning("file refused: %s", en)
+        return f"refused ({en})"
+    _move(path, path.parent.parent / ARCHIVE, item.checksum)
+    tally.loaded += 1
+    return f"{item.rows_loaded:,} rows loaded, {item.rows_rejected:,} quarantined"
+
+
+def run_files_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSettings, summary: RunSummary,
+                  progress: Callable[[str], None] | None) -> None:
+    """Load every new file in a source folder, one transaction per file (or per 100k-row block)."""
+    from etl.jobs import DATASETS, JobError, job_context  # local: etl.jobs registers this runner
+
+    source = config.sources[job.source]
+    if not isinstance(source, FilesSource):
+        raise JobError(f"jobs.{name}: source {job.source!r} is not a files source")
+    folder = config.resolve_path(source.path)
+    if not folder.is_dir():
+        raise JobError(f"sources.{job.source}.path: folder {folder} does not exist")
+    dataset = DATASETS[job.dataset]
+    ctx = job_context(warehouse, config, summary.run_id, dataset)
+    files = inbox_files(folder=folder, pattern=source.pattern)
+    tally = _Tally(total=len(files))
+    for path in files:
+        outcome = _handle(warehouse=warehouse, config=config, source_name=job.source, source=source, job=job,
+                          dataset=dataset, ctx=ctx, path=path, summary=summary, tally=tally)
+        if progress:
+            rate = summary.rows_read / max(time.perf_counter() - tally.started, 1e-9)
+            progress(f"{name}: {path.name}: {outcome} — {tally.done}/{tally.total} files ({tally.loaded} loaded, "
+                     f"{tally.duplicates} duplicate, {tally.failed} failed), {summary.rows_read:,} rows read "
+                     f"({rate:,.0f} rows/s)")
