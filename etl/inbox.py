@@ -99,8 +99,9 @@ def _move(path: Path, folder: Path, checksum: str) -> Path:
 
 
 def _aliases(dataset: ModuleType, fields: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
-    """The dataset's header aliases, with a job's configured field names taking their canonical field's place."""
-    return {canon: ((fields[canon],) if canon in fields else tuple(names)) for canon, names in dataset.ALIASES.items()}
+    """The dataset's header aliases, with a job's configured header for a field tried first."""
+    return {canon: ((fields[canon], *names) if canon in fields else tuple(names))
+            for canon, names in dataset.ALIASES.items()}
 
 
 def _prepare(dataset: ModuleType, table: RawTable, *, source: str, ctx: Context) -> Prepared:

@@ -99,17 +99,25 @@ def test_demo_bad_rows_are_quarantined_with_reasons(demo) -> None:
     assert len(rejects) == expected_bad
 
 
+FACT_QUERIES = {
+    "fact_approval_case": "SELECT * FROM fact_approval_case ORDER BY case_id",
+    "fact_rating": "SELECT * FROM fact_rating ORDER BY rating_id",
+    "fact_hotline_ticket": "SELECT * FROM fact_hotline_ticket ORDER BY ticket_id",
+    "fact_county_figure": "SELECT * FROM fact_county_figure ORDER BY region_code, period, indicator_code",
+    "mart_kpi_monthly": "SELECT * FROM mart_kpi_monthly ORDER BY region_code, period, kpi_code",
+    "dim_service_item": "SELECT * FROM dim_service_item ORDER BY item_code",
+}
+
+
 def test_demo_rerun_loads_nothing_and_changes_no_fact(demo) -> None:
     cfg, _result, wh = demo
-    before = _frame(wh, "SELECT * FROM fact_approval_case ORDER BY case_id")
-    marts_before = _frame(wh, "SELECT * FROM mart_kpi_monthly ORDER BY region_code, period, kpi_code")
+    before = {table: _frame(wh, sql) for table, sql in FACT_QUERIES.items()}
     again = build_demo(config=cfg, scale=0.01, months=6, end_month=END, echo=lambda _m: None)
     assert not again.generated
-    approvals = next(r for r in again.runs if r.job == "approvals")
-    assert (approvals.status, approvals.rows_inserted, approvals.rows_updated) == ("success", 0, 0)
-    pd.testing.assert_frame_equal(_frame(wh, "SELECT * FROM fact_approval_case ORDER BY case_id"), before)
-    pd.testing.assert_frame_equal(
-        _frame(wh, "SELECT * FROM mart_kpi_monthly ORDER BY region_code, period, kpi_code"), marts_before)
+    for run in again.runs:
+        assert (run.job, run.status, run.rows_inserted, run.rows_updated) == (run.job, "success", 0, 0)
+    for table, sql in FACT_QUERIES.items():
+        pd.testing.assert_frame_equal(_frame(wh, sql), before[table], obj=table)
 
 
 def test_demo_hotline_view_loads_with_its_bad_rows_quarantined(demo) -> None:

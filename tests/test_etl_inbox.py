@@ -431,3 +431,27 @@ def test_demo_inboxes_load_as_the_manifest_says(warehouse: Warehouse, config: Co
     for fix in c_messy["corrected"]:
         assert _table(warehouse, "SELECT DISTINCT source FROM fact_county_figure WHERE source LIKE '%更正%'") == [
             (fix["file"],)]
+
+
+def test_config_adds_a_header_alias(warehouse, config, tmp_path) -> None:
+    """A county system that exports 'Rating No.' instead of 评价编号: config names it, nothing else changes."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "r.csv").write_text(
+        "Rating No.,办件编号,行政区划,评价渠道,评价时间,评价等级,评价内容\r\n"
+        "R1,C1,140702,PC端,2026-10-08 09:12:05,满意,好\r\n", encoding="utf-8")
+    from models.config import FilesSource, JobSettings
+
+    cfg = config.model_copy(update={
+        "sources": {**config.sources, "ratings_inbox": FilesSource(kind="files", path=str(inbox), pattern="*.csv")},
+        "jobs": {"ratings": JobSettings(source="ratings_inbox", dataset="ratings", schedule="0 * * * *",
+                                        fields={"rating_id": "Rating No."})},
+    })
+    from etl.jobs import run_job
+
+    summary = run_job(warehouse=warehouse, config=cfg, name="ratings")
+    assert (summary.status, summary.rows_inserted, summary.rows_rejected) == ("success", 1, 0), summary.error
+    with warehouse.engine.connect() as conn:
+        from sqlalchemy import text
+
+        assert conn.execute(text("SELECT rating_id, level, region_code FROM fact_rating")).all() == [("R1", 4, "140702")]

@@ -46,14 +46,14 @@ def source_field(aliases: Mapping[str, Sequence[str]], overrides: Mapping[str, s
 
 def take_fields(raw: pd.DataFrame, aliases: Mapping[str, Sequence[str]], *, overrides: Mapping[str, str] | None,
                 required: Sequence[str], where: str) -> pd.DataFrame:
-    """Canonical columns from source columns (API fields or file headers), by override or alias.
+    """Canonical columns from source columns (API fields or file headers): the configured name first, then aliases.
 
     A missing required field stops the batch with its name, because every row would be wrong.
     """
     out = pd.DataFrame(index=raw.index)
     missing = []
     for canon, names in aliases.items():
-        candidates = [overrides[canon]] if overrides and canon in overrides else list(names)
+        candidates = [overrides[canon], *names] if overrides and canon in overrides else list(names)
         found = next((c for c in candidates if c in raw.columns), None)
         if found is None and canon in required:
             missing.append(f"{canon} (looked for: {', '.join(candidates)})")
