@@ -123,9 +123,13 @@ def _progress():
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     """Build the Jinzhong demo (source systems, ETL, marts) and serve the dashboard."""
-    from etl.demo_build import build_demo
+    from etl.demo_build import DemoError, build_demo
 
-    result = build_demo(config=config, scale=args.scale, months=args.months, progress=_progress(), echo=_print)
+    try:
+        result = build_demo(config=config, scale=args.scale, months=args.months, progress=_progress(), echo=_print)
+    except DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if result.failed:
         print("error: the demo ETL failed; see the lines above", file=sys.stderr)
         return 1

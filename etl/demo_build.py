@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from etl.demo.approval_api import start_process
 from etl.demo.generator import UnitSpec, generate_sources
@@ -25,8 +25,14 @@ from models.config import Config, FilesSource, HttpApiSource, SqlViewSource
 from models.db import Warehouse
 from models.facts import FactApprovalCase
 from models.migrate import downgrade, prepare_warehouse
+from models.ops import EtlRun
 
 FIRST_MONTH = "2023-01"
+STATE_FILE = "demo-state.json"
+
+
+class DemoError(Exception):
+    """The demo cannot build here; the message says why and what to do."""
 Echo = Callable[[str], None]
 
 
@@ -90,13 +96,22 @@ def demo_wired(config: Config, out_dir: Path) -> Config:
     return config.model_copy(update={"sources": sources})
 
 
-def _same_sources(manifest_path: Path, params: dict) -> bool:
-    if not manifest_path.is_file():
+def _same_sources(state: Path, params: dict) -> bool:
+    """Whether the sources and warehouse were built, completely, with these parameters."""
+    if not state.is_file():
         return False
     try:
-        return json.loads(manifest_path.read_text(encoding="utf-8")).get("params") == params
+        return json.loads(state.read_text(encoding="utf-8")).get("params") == params
     except (json.JSONDecodeError, OSError):
         return False
+
+
+def _holds_only_demo_runs(warehouse: Warehouse) -> bool:
+    """A warehouse the demo may reset: empty, or filled only by earlier demo builds."""
+    with warehouse.engine.connect() as conn:
+        if not inspect(conn).has_table(EtlRun.__tablename__):
+            return True
+        return not conn.scalar(select(func.count()).select_from(EtlRun).where(EtlRun.trigger != "demo"))
 
 
 def _reset_warehouse(warehouse: Warehouse) -> None:
@@ -115,14 +130,16 @@ def build_demo(
               "end_month": end, "units": config.unit_codes()}
     out_dir = config.resolve_path(config.demo.sources_dir)
     warehouse = Warehouse(config.database_url())
-    generated = not _same_sources(out_dir / "manifest.json", params)
+    state = out_dir / STATE_FILE
+    generated = not _same_sources(state, params)
     if generated:
+        if not _holds_only_demo_runs(warehouse):
+            raise DemoError(f"{warehouse.engine.url.render_as_string()} holds runs that are not the demo's; "
+                            "the demo resets its warehouse, so point BIZENV_DATABASE_URL at a separate database")
+        state.unlink(missing_ok=True)
         echo(f"generating Jinzhong demo sources {start}..{end} at scale {params['scale']} into {out_dir} ...")
-        manifest = generate_sources(out_dir=out_dir, units=_units(config), start_month=start, end_month=end,
-                                    scale=params["scale"], seed=params["seed"])
-        manifest_path = out_dir / "manifest.json"
-        manifest_path.write_text(json.dumps({**manifest, "params": params}, ensure_ascii=False, indent=2, default=str),
-                                 encoding="utf-8")
+        generate_sources(out_dir=out_dir, units=_units(config), start_month=start, end_month=end,
+                         scale=params["scale"], seed=params["seed"])
         echo("resetting the demo warehouse ...")
         prepare_warehouse(warehouse=warehouse, config=config)
         _reset_warehouse(warehouse)
@@ -132,6 +149,8 @@ def build_demo(
                            progress=progress)
     for run in result.runs:
         echo(_describe(run))
+    if not result.failed:  # written last: a demo that failed half-way is rebuilt from scratch next time
+        state.write_text(json.dumps({"params": params}, ensure_ascii=False, indent=2), encoding="utf-8")
     result.seconds = time.perf_counter() - started
     with warehouse.session() as session:
         cases = session.scalar(select(func.count()).select_from(FactApprovalCase))

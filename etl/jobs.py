@@ -161,7 +161,7 @@ def refresh_dirty_marts(*, warehouse: Warehouse, config: Config) -> int:
         for table, pairs in pending.items():
             n += refresh_kpi_marts(conn=conn, config=config, pairs=pairs, tables=[table])
         if pending:
-            clear_dirty(conn=conn, fact_tables=list(pending))
+            clear_dirty(conn=conn, pending=pending)
         return n
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, delete, insert, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from etl.reasons import reason_text
@@ -111,6 +111,8 @@ def upsert_frame(
         _merge(conn, table, stage, key, columns)
     if result.touched:
         mark_dirty(conn=conn, fact_table=table, pairs=result.touched)
+    if conn.dialect.name == "sqlite":  # PostgreSQL drops it at commit; SQLite would keep an old column set
+        conn.execute(text(f"DROP TABLE IF EXISTS temp.{stage}"))
     return result
 
 
@@ -134,9 +136,12 @@ def dirty_pairs(*, conn: Connection) -> dict[str, set[Pair]]:
     return out
 
 
-def clear_dirty(*, conn: Connection, fact_tables: Iterable[str]) -> None:
-    """Forget stale pairs once their marts are refreshed, in the same transaction as the refresh."""
-    conn.execute(delete(EtlDirtyPeriod).where(EtlDirtyPeriod.fact_table.in_(list(fact_tables))))
+def clear_dirty(*, conn: Connection, pending: dict[str, set[Pair]]) -> None:
+    """Forget exactly the pairs that were refreshed; a pair marked meanwhile by another run stays pending."""
+    key = tuple_(EtlDirtyPeriod.fact_table, EtlDirtyPeriod.region_code, EtlDirtyPeriod.period)
+    rows = sorted((table, region, period) for table, pairs in pending.items() for region, period in pairs)
+    for i in range(0, len(rows), 500):
+        conn.execute(delete(EtlDirtyPeriod).where(key.in_(rows[i:i + 500])))
 
 
 def quarantine(*, conn: Connection, run_id: int, dataset: str, rejects: pd.DataFrame) -> int:

@@ -44,12 +44,13 @@ COMPUTATIONS: dict[str, RatioComputation] = {
         denominator="1",
         where="status = 'completed'",
     ),
+    # A case without a promised limit (unknown item, none on the case) cannot be judged on time or late.
     "approval_on_time_rate": RatioComputation(
         table="fact_approval_case",
         period_column="completed_period",
         numerator="CASE WHEN working_days <= promised_days THEN 1 ELSE 0 END",
         denominator="1",
-        where="status = 'completed'",
+        where="status = 'completed' AND promised_days IS NOT NULL",
     ),
 }
 

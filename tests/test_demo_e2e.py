@@ -70,10 +70,11 @@ def test_demo_loads_every_county_and_marts_match_the_facts(demo) -> None:
     # Second method: recompute both KPIs from the facts with pandas, for every county-month and for the city.
     facts = _frame(wh, "SELECT region_code, completed_period, working_days, promised_days FROM fact_approval_case "
                        "WHERE status = 'completed'")
-    facts["on_time"] = (facts["working_days"] <= facts["promised_days"]).astype(float)
+    judged = facts["promised_days"].notna()
+    facts["on_time"] = (facts["working_days"] <= facts["promised_days"]).astype(float).where(judged)
     city = facts.assign(region_code=cfg.city.code)
     expected = (pd.concat([facts, city]).groupby(["region_code", "completed_period"])
-                .agg(avg=("working_days", "mean"), rate=("on_time", "mean"), n=("on_time", "size")).reset_index())
+                .agg(avg=("working_days", "mean"), rate=("on_time", "mean"), n=("on_time", "count")).reset_index())
     marts = _frame(wh, "SELECT region_code, period, kpi_code, value, sample_size FROM mart_kpi_monthly")
     wide = marts.pivot_table(index=["region_code", "period"], columns="kpi_code", values="value").reset_index()
     merged = expected.merge(wide, left_on=["region_code", "completed_period"], right_on=["region_code", "period"],

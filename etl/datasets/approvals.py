@@ -75,8 +75,10 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
     completed = parse_datetime(f["completed_at"])
     completed_given = clean_text(f["completed_at"]).notna()
     submitted = parse_datetime(f["submitted_at"])
-    visits = parse_int(f["visits"]).fillna(0)
-    suspended = parse_int(f["suspended_days"]).fillna(0)
+    visits_raw, suspended_raw = parse_int(f["visits"]), parse_int(f["suspended_days"])
+    unreadable = ((visits_raw.isna() & clean_text(f["visits"]).notna())
+                  | (suspended_raw.isna() & clean_text(f["suspended_days"]).notna()))
+    visits, suspended = visits_raw.fillna(0), suspended_raw.fillna(0)
     working = pd.Series(ctx.calendar.working_days_between_many(accepted.to_numpy("datetime64[D]"),
                                                                 completed.to_numpy("datetime64[D]")), index=raw.index)
     span_start, span_end = pd.Timestamp(ctx.calendar.start), pd.Timestamp(ctx.calendar.end) + pd.Timedelta(days=1)
@@ -91,6 +93,7 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
         ("completed_before_accepted", completed < accepted),
         ("completed_without_time", (status == "completed") & completed.isna()),
         ("date_out_of_range", outside),
+        ("invalid_number", unreadable),
         ("negative_count", (visits < 0) | (suspended < 0)),
     ], raw.index)
     rejects = reject_frame(raw, reasons, source=source, lines=lines)

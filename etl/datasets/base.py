@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from etl.parsing import clean_text
 from models.calendar import WorkCalendar
 from models.config import Config
 from models.regions import normalise_region_text
@@ -73,8 +74,7 @@ def line_numbers(raw: pd.DataFrame, lines: pd.Series | None) -> pd.Series:
 
 def resolve_region(values: pd.Series, aliases: Mapping[str, str]) -> pd.Series:
     """Current unit codes from codes, names, short names, aliases or retired codes; NA when unknown."""
-    keys = values.astype("string").str.normalize("NFKC").str.strip().map(
-        lambda v: normalise_region_text(v) if isinstance(v, str) else v, na_action="ignore")
+    keys = clean_text(values).map(normalise_region_text, na_action="ignore")
     return keys.map(aliases).astype("string")
 
 
@@ -88,13 +88,20 @@ def first_failure(checks: Sequence[tuple[str, pd.Series]], index: pd.Index) -> p
     return pd.Series(reason, index=index, dtype="string").replace("", pd.NA)
 
 
+def _json_value(value: object) -> object:
+    """A raw value as JSON can hold it: missing scalars become null; lists and dicts stay as they are."""
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    return value
+
+
 def reject_frame(raw: pd.DataFrame, reasons: pd.Series, *, source: str, lines: pd.Series) -> pd.DataFrame:
     """Quarantine rows with their source, line and raw values as JSON."""
     bad = reasons.notna()
     if not bad.any():
         return pd.DataFrame(columns=REJECT_COLUMNS)
     raw_bad = raw.loc[bad]
-    raw_json = [json.dumps({k: (None if pd.isna(v) else v) for k, v in rec.items()}, ensure_ascii=False, default=str)
+    raw_json = [json.dumps({k: _json_value(v) for k, v in rec.items()}, ensure_ascii=False, default=str)
                 for rec in raw_bad.to_dict("records")]
     return pd.DataFrame({"source": source, "source_line": lines[bad].to_numpy(), "reason_code": reasons[bad].to_numpy(),
                          "raw": raw_json})

@@ -40,7 +40,7 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
     reasons = first_failure([
         ("missing_key", code.isna()),
         ("missing_name", name.isna()),
-        ("bad_limit", promised.isna() | (promised < 0) | (statutory < 0) | (promised > statutory)),
+        ("bad_limit", promised.isna() | statutory.isna() | (promised < 0) | (statutory < 0) | (promised > statutory)),
     ], raw.index)
     good = reasons.isna()
     out = pd.DataFrame({

@@ -28,6 +28,18 @@ class SourceError(Exception):
     """A source could not be read; the message names the source, the URL and the reason."""
 
 
+class _Redirected(Exception):
+    """The source answered with a redirect, which is refused so the token is never sent to another address."""
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
+        raise _Redirected(f"HTTP {code} redirect to {newurl}")
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
 class _Transient(Exception):
     """A failure worth retrying: 5xx, 429, a timeout or a refused connection."""
 
@@ -75,8 +87,11 @@ class HttpApiExtractor:
         if token:
             request.add_header(s.auth_header, f"{s.auth_scheme} {token}".strip())
         try:
-            with urllib.request.urlopen(request, timeout=s.timeout_seconds) as resp:
+            with _OPENER.open(request, timeout=s.timeout_seconds) as resp:
                 body = resp.read()
+        except _Redirected as exc:
+            raise SourceError(f"{self.name}: {url}: {exc}; set base_url to the final address "
+                              "(redirects are not followed, so the token is never sent elsewhere)") from None
         except urllib.error.HTTPError as exc:
             if exc.code >= 500 or exc.code == 429:
                 raise _Transient(f"HTTP {exc.code}") from exc
@@ -113,6 +128,15 @@ class HttpApiExtractor:
             raise SourceError(f"{self.name}: {url}: {self.settings.records_path!r} is not a list")
         return records
 
+    def _total(self, payload: Any) -> int | None:
+        """The number of rows the source says match the request, if it says so."""
+        if not self.settings.total_path:
+            return None
+        try:
+            return int(_dig(payload, self.settings.total_path))
+        except (KeyError, TypeError, ValueError):
+            return None
+
     def pages(self, *, since: str | None) -> Iterator[Page]:
         """Every record updated at or after `since`, a page at a time, oldest first.
 
@@ -125,13 +149,16 @@ class HttpApiExtractor:
             url = self._url(page=page, since=boundary)
             pending = pool.submit(self._get, url)
             while True:
-                records = self._records(pending.result(), url)
+                payload = pending.result()
+                records, total = self._records(payload, url), self._total(payload)
                 fresh = [r for r in records if not (r.get(self.cursor_field) == boundary
                                                     and r.get(self.key_field) in boundary_keys)]
                 stamps = [str(r[self.cursor_field]) for r in records if r.get(self.cursor_field)]
                 newest = max(stamps) if stamps else boundary
                 this = Page(number=page, url=url, records=fresh, cursor=newest)
-                last = len(records) < size
+                # A short page is the last one, unless the source reports more rows (it may cap the page size).
+                seen = (page - self.settings.first_page) * size + len(records)
+                last = not records or (len(records) < size and (total is None or total <= seen))
                 if not last:
                     if newest != boundary:
                         keys = {r.get(self.key_field) for r in records if str(r.get(self.cursor_field)) == newest}
