@@ -20,6 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Connection, delete, insert, select
 
 from etl.datasets.base import Context, FieldMappingError, Prepared
@@ -236,9 +238,94 @@ def _handle(*, warehouse: Warehouse, config: Config, source_name: str, source: F
     return f"{item.rows_loaded:,} rows loaded, {item.rows_rejected:,} quarantined"
 
 
+# Small files (a day's ratings) are loaded together: validating 250 rows costs nearly what 50k rows cost.
+BATCH_ROWS = 50_000
+BATCH_FILES = 400
+SMALL_FILE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class _Batch:
+    """Small files read and waiting to be loaded together in one transaction."""
+
+    items: list[tuple[_Delivery, RawTable]] = field(default_factory=list)
+    rows: int = 0
+
+    def checksums(self) -> set[str]:
+        return {item.checksum for item, _ in self.items}
+
+
+def _batchable(dataset: ModuleType, path: Path) -> bool:
+    return (not getattr(dataset, "REPLACES_PERIOD", False) and getattr(dataset, "prepare_file", None) is None
+            and path.stat().st_size <= SMALL_FILE_BYTES)
+
+
+def _flush(*, warehouse: Warehouse, config: Config, source_name: str, dataset: ModuleType, ctx: Context,
+           batch: _Batch, summary: RunSummary, tally: _Tally) -> None:
+    """Validate and load a batch of small files in one transaction, then archive them."""
+    from etl.jobs import load_batch  # local: etl.jobs registers this runner
+
+    if not batch.items:
+        return
+    frame = pd.concat([t.frame for _, t in batch.items], ignore_index=True)
+    lines = pd.Series(np.concatenate([np.asarray(t.lines) for _, t in batch.items]), index=frame.index)
+    names = pd.Series(np.repeat([i.path.name for i, _ in batch.items], [len(t.frame) for _, t in batch.items]),
+                      index=frame.index, dtype=object)
+    prepared = dataset.prepare(frame, source=names, ctx=ctx, lines=lines)
+    good = prepared.rows["source"].value_counts().to_dict() if not prepared.rows.empty else {}
+    bad = prepared.rejects["source"].value_counts().to_dict() if not prepared.rejects.empty else {}
+    with warehouse.engine.begin() as conn:
+        load_batch(conn, dataset, prepared, summary)
+        for item, _table in batch.items:
+            item.rows_loaded, item.rows_rejected = int(good.get(item.path.name, 0)), int(bad.get(item.path.name, 0))
+            item.pairs = _pairs(dataset, Prepared(rows=prepared.rows[prepared.rows["source"] == item.path.name],
+                                                  rejects=prepared.rejects))
+            _register(conn, source=source_name, item=item, run_id=summary.run_id, status="loaded",
+                      tz=config.timezone)
+    summary.rows_read += len(frame)
+    for item, _table in batch.items:
+        _move(item.path, item.path.parent.parent / ARCHIVE, item.checksum)
+        tally.loaded += 1
+    batch.items.clear()
+    batch.rows = 0
+
+
+def _queue(*, warehouse: Warehouse, config: Config, source_name: str, source: FilesSource, job: JobSettings,
+           dataset: ModuleType, ctx: Context, path: Path, summary: RunSummary, tally: _Tally,
+           batch: _Batch) -> str:
+    """Read a small file into the batch (or skip or refuse it), loading the batch when it is full."""
+    item = _Delivery(path=path, checksum=file_checksum(path=path), size=path.stat().st_size)
+    with warehouse.engine.connect() as conn:
+        seen = _loaded_before(conn, source_name, item.checksum)
+    if seen or item.checksum in batch.checksums():
+        if not seen:  # the same bytes under another name in this batch: load the first copy, then archive this
+            _flush(warehouse=warehouse, config=config, source_name=source_name, dataset=dataset, ctx=ctx,
+                   batch=batch, summary=summary, tally=tally)
+        _move(path, path.parent.parent / ARCHIVE, item.checksum)
+        tally.duplicates += 1
+        return "already loaded (same checksum), archived"
+    try:
+        table = read_table(path, aliases=_aliases(dataset, job.fields), required=dataset.REQUIRED,
+                           encoding=source.encoding)
+    except (FileRejected, FieldMappingError) as exc:
+        en, zh = _reasons(exc, path.name)
+        _fail(warehouse=warehouse, config=config, source_name=source_name, item=item, run_id=summary.run_id,
+              reason_en=en, reason_zh=zh)
+        tally.failed += 1
+        log.warning("file refused: %s", en)
+        return f"refused ({en})"
+    batch.items.append((item, table))
+    batch.rows += len(table.frame)
+    if batch.rows >= BATCH_ROWS or len(batch.items) >= BATCH_FILES:
+        _flush(warehouse=warehouse, config=config, source_name=source_name, dataset=dataset, ctx=ctx, batch=batch,
+               summary=summary, tally=tally)
+        return "loaded with its batch"
+    return "read, waiting for its batch"
+
+
 def run_files_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSettings, summary: RunSummary,
                   progress: Callable[[str], None] | None) -> None:
-    """Load every new file in a source folder, one transaction per file (or per 100k-row block)."""
+    """Load every new file in a source folder: small files together, a big one per file (or 100k-row block)."""
     from etl.jobs import DATASETS, JobError, job_context  # local: etl.jobs registers this runner
 
     source = config.sources[job.source]
@@ -251,11 +338,24 @@ def run_files_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSe
     ctx = job_context(warehouse, config, summary.run_id, dataset)
     files = inbox_files(folder=folder, pattern=source.pattern)
     tally = _Tally(total=len(files))
+    batch = _Batch()
     for path in files:
-        outcome = _handle(warehouse=warehouse, config=config, source_name=job.source, source=source, job=job,
-                          dataset=dataset, ctx=ctx, path=path, summary=summary, tally=tally)
+        common = dict(warehouse=warehouse, config=config, source_name=job.source, source=source, job=job,
+                      dataset=dataset, ctx=ctx, path=path, summary=summary, tally=tally)
+        if _batchable(dataset, path):
+            outcome = _queue(**common, batch=batch)
+        else:
+            _flush(warehouse=warehouse, config=config, source_name=job.source, dataset=dataset, ctx=ctx,
+                   batch=batch, summary=summary, tally=tally)
+            outcome = _handle(**common)
         if progress:
             rate = summary.rows_read / max(time.perf_counter() - tally.started, 1e-9)
             progress(f"{name}: {path.name}: {outcome} — {tally.done}/{tally.total} files ({tally.loaded} loaded, "
                      f"{tally.duplicates} duplicate, {tally.failed} failed), {summary.rows_read:,} rows read "
                      f"({rate:,.0f} rows/s)")
+    waiting = bool(batch.items)
+    _flush(warehouse=warehouse, config=config, source_name=job.source, dataset=dataset, ctx=ctx, batch=batch,
+           summary=summary, tally=tally)
+    if progress and waiting:
+        progress(f"{name}: {tally.done}/{tally.total} files ({tally.loaded} loaded, {tally.duplicates} duplicate, "
+                 f"{tally.failed} failed), {summary.rows_read:,} rows read")

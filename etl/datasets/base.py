@@ -95,16 +95,18 @@ def _json_value(value: object) -> object:
     return value
 
 
-def reject_frame(raw: pd.DataFrame, reasons: pd.Series, *, source: str, lines: pd.Series) -> pd.DataFrame:
-    """Quarantine rows with their source, line and raw values as JSON."""
+def reject_frame(raw: pd.DataFrame, reasons: pd.Series, *, source: str | pd.Series,
+                 lines: pd.Series) -> pd.DataFrame:
+    """Quarantine rows with their source (one for the batch, or one per row), line and raw values as JSON."""
     bad = reasons.notna()
     if not bad.any():
         return pd.DataFrame(columns=REJECT_COLUMNS)
     raw_bad = raw.loc[bad]
     raw_json = [json.dumps({k: _json_value(v) for k, v in rec.items()}, ensure_ascii=False, default=str)
                 for rec in raw_bad.to_dict("records")]
-    return pd.DataFrame({"source": source, "source_line": lines[bad].to_numpy(), "reason_code": reasons[bad].to_numpy(),
-                         "raw": raw_json})
+    sources = source[bad].to_numpy() if isinstance(source, pd.Series) else source
+    return pd.DataFrame({"source": sources, "source_line": lines[bad].to_numpy(),
+                         "reason_code": reasons[bad].to_numpy(), "raw": raw_json})
 
 
 def row_hash(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

@@ -87,11 +87,12 @@ def _rectified_early(rated: pd.Series, rectified: pd.Series) -> pd.Series:
     return (rectified < rated) & ~(day_only & same_day)
 
 
-def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str, str] | None = None,
+def prepare(raw: pd.DataFrame, *, source: str | pd.Series, ctx: Context, fields: Mapping[str, str] | None = None,
             lines: pd.Series | None = None) -> Prepared:
     """Validate one block of rating rows and shape the good ones as `fact_rating` rows."""
     lines = line_numbers(raw, lines)
-    f = take_fields(raw, ALIASES, overrides=fields, required=REQUIRED, where=source)
+    where = source if isinstance(source, str) else ", ".join(sorted(set(source)))
+    f = take_fields(raw, ALIASES, overrides=fields, required=REQUIRED, where=where)
     rating_id = clean_text(f["rating_id"])
     region = resolve_region(_region_text(f["region"], ctx.config.city.name_zh), ctx.aliases)
     rated = parse_datetime(f["rated_at"])
