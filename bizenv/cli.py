@@ -83,6 +83,22 @@ def cmd_etl_rejects(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_etl_template(args: argparse.Namespace, config: Config) -> int:
+    """Write the blank monthly workbook a county bureau fills in."""
+    from pathlib import Path
+
+    from etl.template import write_template
+
+    try:
+        path = write_template(config=config, region_code=args.region, period=args.month, out_dir=Path(args.out),
+                              overwrite=args.force)
+    except (ValueError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print(f"wrote {path}")
+    return 0
+
+
 def cmd_scheduler(args: argparse.Namespace, config: Config) -> int:
     """Run the scheduler in this process until SIGTERM: its own process, never inside the web server."""
     from etl.scheduler import next_runs, run_scheduler
@@ -172,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     rejects.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
     rejects.add_argument("--csv", help="write every matching row to this CSV file instead (UTF-8 with BOM, for Excel)")
     rejects.set_defaults(func=cmd_etl_rejects)
+    tpl = etl.add_parser("template", help="write the blank county monthly workbook (月报模板) for a county and month")
+    tpl.add_argument("--region", required=True, help="unit code or name, e.g. 140728 or 平遥县")
+    tpl.add_argument("--month", required=True, help="report month, YYYY-MM")
+    tpl.add_argument("--out", default=".", help="folder to write into (default: the current folder)")
+    tpl.add_argument("--force", action="store_true", help="replace an existing file of the same name")
+    tpl.set_defaults(func=cmd_etl_template)
 
     sched = sub.add_parser("scheduler", help="run scheduled ETL jobs in this process (cron schedules from config)")
     sched.set_defaults(func=cmd_scheduler)

@@ -114,3 +114,14 @@ def test_status_and_rejects_after_a_load(tmp_path: Path) -> None:
     assert rejects.returncode == 0 and "wrote 7 quarantined rows" in rejects.stdout  # 6 cases + 1 catalogue item
     text = out.read_text(encoding="utf-8-sig")
     assert "办结时间早于受理时间" in text and "completed before accepted" in text
+
+
+def test_template_command_writes_the_county_workbook(tmp_path: Path) -> None:
+    cfg = _config_copy(tmp_path)
+    ok = _run(["--config", str(cfg), "etl", "template", "--region", "平遥县", "--month", "2026-11", "--out",
+               str(tmp_path / "out")])
+    assert ok.returncode == 0, ok.stderr
+    written = tmp_path / "out" / "140728_平遥县_202611.xlsx"
+    assert written.is_file() and str(written) in ok.stdout
+    bad = _run(["--config", str(cfg), "etl", "template", "--region", "999999", "--month", "2026-11"])
+    assert bad.returncode == 2 and "unknown region '999999'" in bad.stderr and "Traceback" not in bad.stderr
