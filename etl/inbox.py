@@ -213,6 +213,17 @@ def _reasons(exc: Exception, name: str) -> tuple[str, str]:
     return f"{name}: {exc}", f"{name}：字段映射失败（{exc}）"
 
 
+def _refuse(*, warehouse: Warehouse, config: Config, source_name: str, item: _Delivery, exc: Exception,
+            summary: RunSummary, tally: _Tally) -> str:
+    """Park a file refused whole and count it; the run goes on with the next file."""
+    en, zh = _reasons(exc, item.path.name)
+    _fail(warehouse=warehouse, config=config, source_name=source_name, item=item, run_id=summary.run_id,
+          reason_en=en, reason_zh=zh)
+    tally.failed += 1
+    log.warning("file refused: %s", en)
+    return f"refused ({en})"
+
+
 def _handle(*, warehouse: Warehouse, config: Config, source_name: str, source: FilesSource, job: JobSettings,
             dataset: ModuleType, ctx: Context, path: Path, summary: RunSummary, tally: _Tally) -> str:
     """Load, skip or refuse one file; returns what happened, for the progress line."""
@@ -227,12 +238,8 @@ def _handle(*, warehouse: Warehouse, config: Config, source_name: str, source: F
         _load_file(warehouse=warehouse, config=config, source_name=source_name, source=source, job=job,
                    dataset=dataset, ctx=ctx, item=item, summary=summary)
     except (FileRejected, FieldMappingError) as exc:
-        en, zh = _reasons(exc, path.name)
-        _fail(warehouse=warehouse, config=config, source_name=source_name, item=item, run_id=summary.run_id,
-              reason_en=en, reason_zh=zh)
-        tally.failed += 1
-        log.warning("file refused: %s", en)
-        return f"refused ({en})"
+        return _refuse(warehouse=warehouse, config=config, source_name=source_name, item=item, exc=exc,
+                       summary=summary, tally=tally)
     _move(path, path.parent.parent / ARCHIVE, item.checksum)
     tally.loaded += 1
     return f"{item.rows_loaded:,} rows loaded, {item.rows_rejected:,} quarantined"
@@ -308,12 +315,8 @@ def _queue(*, warehouse: Warehouse, config: Config, source_name: str, source: Fi
         table = read_table(path, aliases=_aliases(dataset, job.fields), required=dataset.REQUIRED,
                            encoding=source.encoding)
     except (FileRejected, FieldMappingError) as exc:
-        en, zh = _reasons(exc, path.name)
-        _fail(warehouse=warehouse, config=config, source_name=source_name, item=item, run_id=summary.run_id,
-              reason_en=en, reason_zh=zh)
-        tally.failed += 1
-        log.warning("file refused: %s", en)
-        return f"refused ({en})"
+        return _refuse(warehouse=warehouse, config=config, source_name=source_name, item=item, exc=exc,
+                       summary=summary, tally=tally)
     batch.items.append((item, table))
     batch.rows += len(table.frame)
     if batch.rows >= BATCH_ROWS or len(batch.items) >= BATCH_FILES:
