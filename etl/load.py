@@ -144,16 +144,35 @@ def clear_dirty(*, conn: Connection, pending: dict[str, set[Pair]]) -> None:
         conn.execute(delete(EtlDirtyPeriod).where(key.in_(rows[i:i + 500])))
 
 
+def _already_quarantined(conn: Connection, dataset: str, raws: list[str]) -> set[tuple[str, str]]:
+    """(reason, raw) pairs of this dataset already in quarantine, among the given raw records."""
+    r = EtlRejectedRow
+    found: set[tuple[str, str]] = set()
+    for i in range(0, len(raws), 500):
+        stmt = select(r.reason_code, r.raw).where(r.dataset == dataset, r.raw.in_(raws[i:i + 500]))
+        found |= {(row.reason_code, row.raw) for row in conn.execute(stmt)}
+    return found
+
+
 def quarantine(*, conn: Connection, run_id: int, dataset: str, rejects: pd.DataFrame) -> int:
-    """Store refused rows with their source, line, raw values and reason in both languages."""
+    """Store refused rows with their source, line, raw values and reason in both languages.
+
+    A record already in quarantine for the same reason (re-read at a cursor boundary, or delivered again) is not
+    stored twice, and the count returned is of the rows newly quarantined, so a rerun reports nothing new.
+    """
     if rejects.empty:
         return 0
+    known = _already_quarantined(conn, dataset, sorted(set(rejects["raw"])))
     rows = []
     for r in rejects.itertuples(index=False):
+        if (r.reason_code, r.raw) in known:
+            continue
+        known.add((r.reason_code, r.raw))
         zh, en = reason_text(r.reason_code)
         rows.append(dict(run_id=run_id, dataset=dataset, source=r.source, source_line=_int_or_none(r.source_line),
                          reason_code=r.reason_code, reason_zh=zh, reason_en=en, raw=r.raw))
-    conn.execute(insert(EtlRejectedRow), rows)
+    if rows:
+        conn.execute(insert(EtlRejectedRow), rows)
     return len(rows)
 
 

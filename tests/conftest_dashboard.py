@@ -70,7 +70,8 @@ def _insert_rows(session: Any, config: Config) -> None:
     session.execute(insert_mart, rows)
     session.execute(
         text("INSERT INTO etl_run (job, trigger, started_at, finished_at, status, rows_read, rows_inserted, "
-             "rows_updated, rows_rejected) VALUES ('approvals', 'schedule', :started, :finished, :status, 10, 10, 0, 0)"),
+             "rows_updated, rows_rejected) "
+             "VALUES ('approvals', 'schedule', :started, :finished, :status, 10, 10, 0, 0)"),
         [dict(started=AS_OF - dt.timedelta(minutes=5), finished=AS_OF, status="success"),
          dict(started=AS_OF, finished=AS_OF + dt.timedelta(hours=1), status="failed")],
     )

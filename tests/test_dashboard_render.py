@@ -162,7 +162,7 @@ def test_chart_puts_the_best_county_first_and_marks_the_city(dashboard_app):
     order = list(fig.layout.yaxis.categoryarray)
     assert sorted(order) == sorted(SHORT_ZH)
     assert order[:3] == ["榆社", "祁县", "灵石"] and order[-1] == "和顺"  # 99.9%, 99.7%, 99.6% … 97.5%
-    texts = {y: x for trace in fig.data for y, x in zip(trace.y, trace.text)}
+    texts = {y: x for trace in fig.data for y, x in zip(trace.y, trace.text, strict=True)}
     assert texts["榆社"] == "99.9%" and texts["和顺"] == "97.5%"
     colours = {trace.marker.color: set(trace.y) for trace in fig.data}
     assert colours[BETTER] == {"榆次", "榆社", "昔阳", "祁县", "灵石"}  # at or above the city's 99.2%

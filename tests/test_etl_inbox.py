@@ -454,4 +454,5 @@ def test_config_adds_a_header_alias(warehouse, config, tmp_path) -> None:
     with warehouse.engine.connect() as conn:
         from sqlalchemy import text
 
-        assert conn.execute(text("SELECT rating_id, level, region_code FROM fact_rating")).all() == [("R1", 4, "140702")]
+        rows = conn.execute(text("SELECT rating_id, level, region_code FROM fact_rating")).all()
+    assert rows == [("R1", 4, "140702")]
