@@ -8,6 +8,8 @@ resumes from the cursor. Marts are refreshed at the end for exactly the pairs ma
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -65,11 +67,33 @@ class RunSummary:
         return self.rows_inserted + self.rows_updated
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap_dead_runs(conn: Connection, *, job: str, tz: str) -> None:
+    """Mark this host's earlier runs of the job whose process is gone as abandoned (killed or crashed)."""
+    host = socket.gethostname()
+    dead = [r.id for r in conn.execute(select(EtlRun.id, EtlRun.pid).where(
+        EtlRun.job == job, EtlRun.status == "running", EtlRun.host == host)) if r.pid and not _alive(r.pid)]
+    if dead:
+        conn.execute(update(EtlRun).where(EtlRun.id.in_(dead)).values(
+            status="abandoned", finished_at=now_local(tz),
+            error=f"the process on {host} ended without finishing (killed or crashed); its committed pages stay"))
+
+
 def _start_run(warehouse: Warehouse, *, job: str, trigger: str, tz: str) -> int:
     with warehouse.engine.begin() as conn:
+        _reap_dead_runs(conn, job=job, tz=tz)
         result = conn.execute(EtlRun.__table__.insert().values(
-            job=job, trigger=trigger, started_at=now_local(tz), status="running",
-            rows_read=0, rows_inserted=0, rows_updated=0, rows_rejected=0))
+            job=job, trigger=trigger, started_at=now_local(tz), status="running", host=socket.gethostname(),
+            pid=os.getpid(), rows_read=0, rows_inserted=0, rows_updated=0, rows_rejected=0))
         return int(result.inserted_primary_key[0])
 
 

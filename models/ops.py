@@ -11,7 +11,7 @@ from models.base import Base
 
 
 class EtlRun(Base):
-    """One execution of one job; `status` is running, success or failed."""
+    """One execution of one job; `status` is running, success, failed, or abandoned (its process died)."""
 
     __tablename__ = "etl_run"
 
@@ -26,6 +26,9 @@ class EtlRun(Base):
     rows_updated: Mapped[int] = mapped_column(Integer, default=0)
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Where the run's process lives, so a later run on the same host can tell a run that died from one running.
+    host: Mapped[str | None] = mapped_column(String(128))
+    pid: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def rows_loaded(self) -> int:

@@ -1,4 +1,4 @@
-"""file registry and job locks
+"""file registry, job locks, and the host and pid of each run
 
 Revision ID: 0002
 Revises: 0001
@@ -17,6 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('etl_run', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('host', sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column('pid', sa.Integer(), nullable=True))
+
     op.create_table('etl_lock',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('holder', sa.String(length=128), nullable=False),
@@ -51,3 +55,6 @@ def downgrade() -> None:
 
     op.drop_table('etl_file')
     op.drop_table('etl_lock')
+    with op.batch_alter_table('etl_run', schema=None) as batch_op:
+        batch_op.drop_column('pid')
+        batch_op.drop_column('host')
