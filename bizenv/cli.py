@@ -119,6 +119,8 @@ def _summary_line(s) -> str:  # noqa: ANN001 - etl.jobs.RunSummary, imported laz
     line = (f"{s.job}: {s.status} (run {s.run_id}) read {s.rows_read:,}, inserted {s.rows_inserted:,}, "
             f"updated {s.rows_updated:,}, rejected {s.rows_rejected:,}, marts {s.marts_refreshed:,} rows, "
             f"{s.seconds:.1f}s ({rate:,.0f} rows/s)")
+    if s.files_refused:
+        line += f"\n  {s.files_refused} file(s) refused whole and moved to failed/ with a .reason.txt"
     return line + (f"\n  error: {s.error}" if s.error else "")
 
 

@@ -176,4 +176,6 @@ def _run_etl(*, config: Config, warehouse: Warehouse, out_dir: Path,
 def _describe(run: RunSummary) -> str:
     text = (f"  {run.job}: {run.status}, read {run.rows_read:,}, loaded {run.rows_loaded:,}, "
             f"quarantined {run.rows_rejected:,}, {run.seconds:.1f}s")
+    if run.files_refused:
+        text += f", {run.files_refused} file(s) refused (see failed/)"
     return text + (f"\n    error: {run.error}" if run.error else "")

@@ -220,6 +220,7 @@ def _refuse(*, warehouse: Warehouse, config: Config, source_name: str, item: _De
     _fail(warehouse=warehouse, config=config, source_name=source_name, item=item, run_id=summary.run_id,
           reason_en=en, reason_zh=zh)
     tally.failed += 1
+    summary.files_refused += 1
     log.warning("file refused: %s", en)
     return f"refused ({en})"
 

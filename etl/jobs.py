@@ -58,6 +58,7 @@ class RunSummary:
     rows_updated: int = 0
     rows_rejected: int = 0
     marts_refreshed: int = 0
+    files_refused: int = 0  # inbox files moved to failed/ whole
     seconds: float = 0.0
     error: str | None = None
 

@@ -232,6 +232,7 @@ def test_ratings_inbox_loads_each_file_once(warehouse: Warehouse, config: Config
     summary, said = _run(warehouse, cfg, "ratings")
     # Name order puts the copy hcp_20261008(1).csv after its original; it is recognised by its checksum.
     assert (summary.rows_read, summary.rows_inserted, summary.rows_updated, summary.rows_rejected) == (9, 5, 0, 3)
+    assert summary.files_refused == 1
     assert _table(warehouse, "SELECT rating_id, region_code, level, CAST(rated_at AS TEXT), source, source_line, "
                              "verified_bad FROM fact_rating ORDER BY rating_id") == [
         ("R1", "140702", 5, "2026-10-08 09:12:00", "hcp_20261008.csv", 6, False),
