@@ -9,7 +9,7 @@ county values.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -36,23 +36,66 @@ class RatioComputation:
     scale: float = 1.0
 
 
-COMPUTATIONS: dict[str, RatioComputation] = {
+_COMPLETED = "status = 'completed'"
+_CLOSED_TICKETS = "closed_at IS NOT NULL"
+
+
+def _positive_rate(params: Mapping[str, object]) -> RatioComputation:
+    """好评率: 非常满意 + 满意 (+ 基本满意 unless `count_basic_satisfied` is false) over all ratings."""
+    lowest_positive = 3 if params.get("count_basic_satisfied", True) else 4
+    return RatioComputation(table="fact_rating", period_column="rated_period",
+                            numerator=f"CASE WHEN level >= {lowest_positive} THEN 1 ELSE 0 END", denominator="1",
+                            where="1 = 1")
+
+
+COMPUTATIONS: dict[str, RatioComputation | Callable[[Mapping[str, object]], RatioComputation]] = {
+    # Approvals: the population is the cases completed in the month (by completed_period).
     "approval_mean_working_days": RatioComputation(
-        table="fact_approval_case",
-        period_column="completed_period",
-        numerator="working_days",
-        denominator="1",
-        where="status = 'completed'",
+        table="fact_approval_case", period_column="completed_period", numerator="working_days", denominator="1",
+        where=_COMPLETED,
     ),
     # A case without a promised limit (unknown item, none on the case) cannot be judged on time or late.
     "approval_on_time_rate": RatioComputation(
-        table="fact_approval_case",
-        period_column="completed_period",
-        numerator="CASE WHEN working_days <= promised_days THEN 1 ELSE 0 END",
-        denominator="1",
-        where="status = 'completed' AND promised_days IS NOT NULL",
+        table="fact_approval_case", period_column="completed_period",
+        numerator="CASE WHEN working_days <= promised_days THEN 1 ELSE 0 END", denominator="1",
+        where=f"{_COMPLETED} AND promised_days IS NOT NULL",
+    ),
+    "approval_online_rate": RatioComputation(
+        table="fact_approval_case", period_column="completed_period",
+        numerator="CASE WHEN fully_online THEN 1 ELSE 0 END", denominator="1", where=_COMPLETED,
+    ),
+    "approval_mean_visits": RatioComputation(
+        table="fact_approval_case", period_column="completed_period", numerator="visits", denominator="1",
+        where=_COMPLETED,
+    ),
+    "approval_zero_visit_share": RatioComputation(
+        table="fact_approval_case", period_column="completed_period",
+        numerator="CASE WHEN visits = 0 THEN 1 ELSE 0 END", denominator="1", where=_COMPLETED,
+    ),
+    # Ratings (好差评): the population is the ratings given in the month.
+    "rating_positive_rate": _positive_rate,
+    # 12345 hotline: the population is the tickets received in the month that have the outcome measured.
+    "hotline_resolution_rate": RatioComputation(
+        table="fact_hotline_ticket", period_column="received_period",
+        numerator="CASE WHEN resolved THEN 1 ELSE 0 END", denominator="1", where="resolved IS NOT NULL",
+    ),
+    "hotline_satisfaction_rate": RatioComputation(
+        table="fact_hotline_ticket", period_column="received_period",
+        numerator="CASE WHEN satisfaction IN ('satisfied', 'basically_satisfied') THEN 1 ELSE 0 END",
+        denominator="1", where="satisfaction IS NOT NULL",
+    ),
+    "hotline_reopen_rate": RatioComputation(
+        table="fact_hotline_ticket", period_column="received_period",
+        numerator="CASE WHEN reopen_count > 0 THEN 1 ELSE 0 END", denominator="1", where=_CLOSED_TICKETS,
     ),
 }
+
+
+def computation_for(kpi: KpiDefinition) -> RatioComputation:
+    """The SQL computation of a KPI, with its parameters applied."""
+    comp = COMPUTATIONS[kpi.computation]
+    return comp if isinstance(comp, RatioComputation) else comp(kpi.params)
+
 
 Pair = tuple[str, str]  # (region_code, period)
 
@@ -93,7 +136,7 @@ def refresh_kpi_marts(
     wanted_tables = set(tables) if tables is not None else None
     rows: list[dict] = []
     for kpi in config.kpis:
-        comp = COMPUTATIONS[kpi.computation]
+        comp = computation_for(kpi)
         if wanted_tables is not None and comp.table not in wanted_tables:
             continue
         by_pair = {(r.region_code, r.period): r for r in _aggregate(conn, comp, periods, by_region=True)}
@@ -115,7 +158,7 @@ def rebuild_kpi_marts(*, conn: Connection, config: Config) -> int:
     """Recompute every mart row from the facts (after a config change, or to repair)."""
     conn.execute(delete(MartKpiMonthly))
     pairs: set[Pair] = set()
-    for comp in {COMPUTATIONS[k.computation] for k in config.kpis}:
+    for comp in {computation_for(k) for k in config.kpis}:
         sql = (f"SELECT DISTINCT region_code, {comp.period_column} FROM {comp.table} "
                f"WHERE {comp.period_column} IS NOT NULL")
         pairs |= {(r[0], r[1]) for r in conn.execute(text(sql))}

@@ -118,7 +118,9 @@ def test_cards_in_chinese_show_hand_checked_values(dashboard_app):
         heading, cards = _overview().render_cards(LATEST, "zh")
     text = all_text(cards)
     assert heading == "全市核心指标（2026年10月）"
-    assert len(cards) == 2
+    kpis = dashboard_app.server.config["BIZENV"].config.kpis
+    assert len(cards) == len(kpis)  # one card per configured KPI; those without mart rows show "—"
+    assert len(kpis) > 2 and "—" in all_text(cards[2:])
     for expected in ("按时办结率", "99.2%", "▲ +0.5 个百分点", "向好", "目标 ≥ 98.5%", "已达标",
                      "平均办理时长", "4.3", "个工作日", "▼ -0.2 个工作日", "目标 ≤ 2.0 个工作日", "未达标",
                      "样本量 2,034"):
@@ -189,7 +191,9 @@ def test_labels_and_freshness_follow_the_language(dashboard_app):
     assert zh[0] == "全市总览" and en[0] == "City overview"
     assert zh[4] == [{"label": "2026年10月", "value": LATEST}, {"label": "2026年9月", "value": PREVIOUS}]
     assert en[4][0] == {"label": "Oct 2026", "value": LATEST}
-    assert [o["label"] for o in en[5]] == ["Average processing time", "On-time completion rate"]
+    labels = [o["label"] for o in en[5]]
+    assert labels[:2] == ["Average processing time", "On-time completion rate"]
+    assert labels == [k.name_en for k in dashboard_app.server.config["BIZENV"].config.kpis]
     assert asof_zh == "数据截至 2026年11月2日 07:45"  # the failed run after it does not count
     assert asof_en == "Data as of 2 Nov 2026 07:45"
 
