@@ -99,6 +99,22 @@ def cmd_etl_template(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_kpi_rebuild(args: argparse.Namespace, config: Config) -> int:
+    """Recompute every KPI mart row from the facts, in one transaction."""
+    import time
+
+    from models.kpis import rebuild_kpi_marts
+    from models.migrate import prepare_warehouse
+
+    warehouse = _warehouse(config)
+    prepare_warehouse(warehouse=warehouse, config=config)
+    started = time.perf_counter()
+    with warehouse.engine.begin() as conn:
+        rows = rebuild_kpi_marts(conn=conn, config=config)
+    _print(f"rebuilt {rows:,} mart rows for {len(config.kpis)} KPIs in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
 def cmd_scheduler(args: argparse.Namespace, config: Config) -> int:
     """Run the scheduler in this process until SIGTERM: its own process, never inside the web server."""
     from etl.scheduler import next_runs, run_scheduler
@@ -196,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     tpl.add_argument("--out", default=".", help="folder to write into (default: the current folder)")
     tpl.add_argument("--force", action="store_true", help="replace an existing file of the same name")
     tpl.set_defaults(func=cmd_etl_template)
+
+    kpi = sub.add_parser("kpi", help="KPI marts").add_subparsers(dest="kpi_command", required=True)
+    kpi.add_parser("rebuild", help="recompute every mart row from the facts").set_defaults(func=cmd_kpi_rebuild)
 
     sched = sub.add_parser("scheduler", help="run scheduled ETL jobs in this process (cron schedules from config)")
     sched.set_defaults(func=cmd_scheduler)

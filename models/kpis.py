@@ -155,14 +155,16 @@ def refresh_kpi_marts(
 
 
 def rebuild_kpi_marts(*, conn: Connection, config: Config) -> int:
-    """Recompute every mart row from the facts (after a config change, or to repair)."""
+    """Recompute every mart row from the facts (after a config change, or to repair), table by table."""
     conn.execute(delete(MartKpiMonthly))
-    pairs: set[Pair] = set()
-    for comp in {computation_for(k) for k in config.kpis}:
+    n = 0
+    for comp in sorted({computation_for(k) for k in config.kpis}, key=lambda c: (c.table, c.period_column)):
         sql = (f"SELECT DISTINCT region_code, {comp.period_column} FROM {comp.table} "
                f"WHERE {comp.period_column} IS NOT NULL")
-        pairs |= {(r[0], r[1]) for r in conn.execute(text(sql))}
-    return refresh_kpi_marts(conn=conn, config=config, pairs=pairs)
+        pairs = {(r[0], r[1]) for r in conn.execute(text(sql))}
+        kpis = [k for k in config.kpis if computation_for(k) == comp]
+        n += refresh_kpi_marts(conn=conn, config=config.model_copy(update={"kpis": kpis}), pairs=pairs)
+    return n
 
 
 # ---- reads shared by the dashboard and the bulletin ----------------------------------------------------------
