@@ -100,28 +100,57 @@ def computation_for(kpi: KpiDefinition) -> RatioComputation:
 Pair = tuple[str, str]  # (region_code, period)
 
 
-def _aggregate_sql(comp: RatioComputation, *, by_region: bool) -> str:
-    group = f"region_code, {comp.period_column}" if by_region else comp.period_column
-    region = "region_code" if by_region else "NULL"
-    return (
-        f"SELECT {region} AS region_code, {comp.period_column} AS period, "
-        f"SUM({comp.numerator}) AS num, SUM({comp.denominator}) AS den, COUNT(*) AS n "
-        f"FROM {comp.table} WHERE ({comp.where}) AND {comp.period_column} IN :periods "
-        f"GROUP BY {group}"
-    )
+Sums = tuple[float | None, float | None, int]  # (Σ numerator, Σ denominator, rows in the population)
 
 
-def _aggregate(conn: Connection, comp: RatioComputation, periods: list[str], *, by_region: bool) -> list:
-    stmt = text(_aggregate_sql(comp, by_region=by_region)).bindparams(bindparam("periods", expanding=True))
-    return list(conn.execute(stmt, {"periods": periods}))
+def _slice_sql(table: str, period_column: str, comps: Sequence[RatioComputation]) -> str:
+    """One GROUP BY over a fact table's months that sums every KPI computed from that table."""
+    sums = ", ".join(
+        f"SUM(CASE WHEN {c.where} THEN {c.numerator} END) AS num_{i}, "
+        f"SUM(CASE WHEN {c.where} THEN {c.denominator} END) AS den_{i}, "
+        f"SUM(CASE WHEN {c.where} THEN 1 ELSE 0 END) AS n_{i}"
+        for i, c in enumerate(comps))
+    return (f"SELECT region_code, {period_column} AS period, {sums} FROM {table} "
+            f"WHERE {period_column} IN :periods GROUP BY region_code, {period_column}")
 
 
-def _mart_row(kpi: KpiDefinition, comp: RatioComputation, region: str, period: str, agg) -> dict:  # noqa: ANN001
-    num = float(agg.num) if agg is not None and agg.num is not None else None
-    den = float(agg.den) if agg is not None and agg.den is not None else None
+def _slice_sums(conn: Connection, table: str, period_column: str, comps: Sequence[RatioComputation],
+                periods: list[str]) -> dict[Pair, list[Sums]]:
+    """Per (region, month): the sums of each computation, from one scan of the months' indexed slice."""
+    stmt = text(_slice_sql(table, period_column, comps)).bindparams(bindparam("periods", expanding=True))
+    out: dict[Pair, list[Sums]] = {}
+    for row in conn.execute(stmt, {"periods": periods}):
+        out[(row.region_code, row.period)] = [
+            (_float(row[2 + 3 * i]), _float(row[3 + 3 * i]), int(row[4 + 3 * i] or 0)) for i in range(len(comps))]
+    return out
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)
+
+
+def _add(a: Sums, b: Sums) -> Sums:
+    """Pool two units' sums: the city is pooled from counts, never averaged from rates."""
+    def plus(x: float | None, y: float | None) -> float | None:
+        return y if x is None else x if y is None else x + y
+    return plus(a[0], b[0]), plus(a[1], b[1]), a[2] + b[2]
+
+
+def _mart_row(kpi: KpiDefinition, comp: RatioComputation, region: str, period: str, sums: Sums | None) -> dict:
+    num, den, n = sums if sums is not None else (None, None, 0)
     value = comp.scale * num / den if num is not None and den else None
     return dict(region_code=region, period=period, kpi_code=kpi.code, value=value, numerator=num,
-                denominator=den, sample_size=int(agg.n) if agg is not None else 0)
+                denominator=den, sample_size=n)
+
+
+def _kpi_groups(config: Config, tables: Iterable[str] | None) -> dict[tuple[str, str], list[KpiDefinition]]:
+    wanted = set(tables) if tables is not None else None
+    groups: dict[tuple[str, str], list[KpiDefinition]] = {}
+    for kpi in config.kpis:
+        comp = computation_for(kpi)
+        if wanted is None or comp.table in wanted:
+            groups.setdefault((comp.table, comp.period_column), []).append(kpi)
+    return groups
 
 
 def refresh_kpi_marts(
@@ -132,17 +161,17 @@ def refresh_kpi_marts(
     if not pairs:
         return 0
     periods = sorted({p for _, p in pairs})
-    city = config.city.code
-    wanted_tables = set(tables) if tables is not None else None
     rows: list[dict] = []
-    for kpi in config.kpis:
-        comp = computation_for(kpi)
-        if wanted_tables is not None and comp.table not in wanted_tables:
-            continue
-        by_pair = {(r.region_code, r.period): r for r in _aggregate(conn, comp, periods, by_region=True)}
-        by_period = {r.period: r for r in _aggregate(conn, comp, periods, by_region=False)}
-        rows += [_mart_row(kpi, comp, region, period, by_pair.get((region, period))) for region, period in pairs]
-        rows += [_mart_row(kpi, comp, city, period, by_period.get(period)) for period in periods]
+    for (table, period_column), kpis in _kpi_groups(config, tables).items():
+        comps = [computation_for(k) for k in kpis]
+        sums = _slice_sums(conn, table, period_column, comps, periods)
+        for i, (kpi, comp) in enumerate(zip(kpis, comps, strict=True)):
+            city: dict[str, Sums] = {}
+            for (_region, period), per_kpi in sums.items():
+                city[period] = _add(city.get(period, (None, None, 0)), per_kpi[i])
+            rows += [_mart_row(kpi, comp, region, period, sums[(region, period)][i] if (region, period) in sums
+                               else None) for region, period in pairs]
+            rows += [_mart_row(kpi, comp, config.city.code, period, city.get(period)) for period in periods]
     if not rows:
         return 0
     keys = {(r["region_code"], r["period"], r["kpi_code"]) for r in rows}
@@ -158,12 +187,10 @@ def rebuild_kpi_marts(*, conn: Connection, config: Config) -> int:
     """Recompute every mart row from the facts (after a config change, or to repair), table by table."""
     conn.execute(delete(MartKpiMonthly))
     n = 0
-    for comp in sorted({computation_for(k) for k in config.kpis}, key=lambda c: (c.table, c.period_column)):
-        sql = (f"SELECT DISTINCT region_code, {comp.period_column} FROM {comp.table} "
-               f"WHERE {comp.period_column} IS NOT NULL")
+    for table, period_column in _kpi_groups(config, None):
+        sql = f"SELECT DISTINCT region_code, {period_column} FROM {table} WHERE {period_column} IS NOT NULL"
         pairs = {(r[0], r[1]) for r in conn.execute(text(sql))}
-        kpis = [k for k in config.kpis if computation_for(k) == comp]
-        n += refresh_kpi_marts(conn=conn, config=config.model_copy(update={"kpis": kpis}), pairs=pairs)
+        n += refresh_kpi_marts(conn=conn, config=config, pairs=pairs, tables=[table])
     return n
 
 
