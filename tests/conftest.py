@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,11 +60,12 @@ def drop_pg_database(admin_url: str, name: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty warehouse URL on each engine: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+@contextmanager
+def empty_warehouse_url(engine: str, *, request: pytest.FixtureRequest, folder: Path,
+                        stem: str = "warehouse") -> Iterator[str]:
+    """An empty warehouse URL on an engine: a SQLite file in `folder`, or a PostgreSQL database dropped afterwards."""
+    if engine == "sqlite":
+        yield f"sqlite:///{folder / f'{stem}.db'}"
         return
     admin = request.getfixturevalue("postgres_admin_url")
     name, url = create_pg_database(admin)
@@ -71,6 +73,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_pg_database(admin, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty warehouse URL on each engine: a SQLite file, or a fresh PostgreSQL database."""
+    with empty_warehouse_url(request.param, request=request, folder=tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

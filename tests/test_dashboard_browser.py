@@ -6,7 +6,6 @@ fails in CI, so a missing browser can never pass as green there.
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -17,11 +16,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
-
-try:  # the helpers live beside the tests; the import works whether or not tests/ is a package
-    from tests.conftest_dashboard import SHORT_ZH, build_warehouse
-except ImportError:  # pragma: no cover - depends on how pytest put tests/ on sys.path
-    from conftest_dashboard import SHORT_ZH, build_warehouse  # type: ignore[no-redef]
+from tests.conftest import IN_CI
+from tests.conftest_dashboard import SHORT_ZH, build_warehouse
 
 pytestmark = pytest.mark.browser
 
@@ -42,8 +38,8 @@ def _chromium() -> str:
     path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
     if path:
         return path
-    reason = "no chromium binary: apt-get install -y chromium chromium-driver fonts-noto-cjk"
-    if os.environ.get("CI") == "true":
+    reason = "no chromium binary: `make system-deps` installs Debian's chromium, chromium-driver and CJK fonts"
+    if IN_CI:
         pytest.fail(reason)
     pytest.skip(reason)
 

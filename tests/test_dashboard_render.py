@@ -26,35 +26,19 @@ from dashboard.i18n import (
     t,
     value_parts,
 )
-
-try:  # the helpers live beside the tests; the import works whether or not tests/ is a package
-    from tests.conftest_dashboard import (
-        AS_OF,
-        LATEST,
-        PREVIOUS,
-        SHORT_ZH,
-        all_text,
-        as_plain,
-        build_warehouse,
-        component_ids,
-        dashboard_app,
-        dashboard_config,
-        dashboard_warehouse,
-    )
-except ImportError:  # pragma: no cover - depends on how pytest put tests/ on sys.path
-    from conftest_dashboard import (  # type: ignore[no-redef]
-        AS_OF,
-        LATEST,
-        PREVIOUS,
-        SHORT_ZH,
-        all_text,
-        as_plain,
-        build_warehouse,
-        component_ids,
-        dashboard_app,
-        dashboard_config,
-        dashboard_warehouse,
-    )
+from tests.conftest_dashboard import (
+    AS_OF,
+    LATEST,
+    PREVIOUS,
+    SHORT_ZH,
+    all_text,
+    as_plain,
+    build_warehouse,
+    component_ids,
+    dashboard_app,
+    dashboard_config,
+    dashboard_warehouse,
+)
 
 __all__ = ["dashboard_app", "dashboard_config", "dashboard_warehouse"]  # fixtures used by name below
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from etl.demo_build import build_demo, month_span
 from models.config import Config, load_config
 from models.db import Warehouse
-from tests.conftest import REPO, create_pg_database, drop_pg_database, free_port
+from tests.conftest import REPO, empty_warehouse_url, free_port
 
 END = "2026-10"
 
@@ -36,23 +36,15 @@ def _frame(wh: Warehouse, sql: str) -> pd.DataFrame:
 def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """One demo build per engine, shared by this module's tests (none of them changes the warehouse)."""
     tmp_path = tmp_path_factory.mktemp(f"demo-{request.param}")
-    pg_name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-    else:
-        admin = request.getfixturevalue("postgres_admin_url")
-        pg_name, url = create_pg_database(admin)
     saved = os.environ.pop("BIZENV_DATABASE_URL", None)
-    cfg = _demo_config(load_config(REPO / "config.yaml"), tmp_path, url)
-    result = build_demo(config=cfg, scale=0.01, months=6, end_month=END, echo=lambda _m: None)
-    wh = Warehouse(cfg.database_url())
-    yield cfg, result, wh
-    wh.dispose()
+    with empty_warehouse_url(request.param, request=request, folder=tmp_path) as url:
+        cfg = _demo_config(load_config(REPO / "config.yaml"), tmp_path, url)
+        result = build_demo(config=cfg, scale=0.01, months=6, end_month=END, echo=lambda _m: None)
+        wh = Warehouse(cfg.database_url())
+        yield cfg, result, wh
+        wh.dispose()
     if saved is not None:
         os.environ["BIZENV_DATABASE_URL"] = saved
-    if pg_name:
-        drop_pg_database(admin, pg_name)
-
 
 def test_month_span() -> None:
     assert month_span("2026-10", 6) == ("2026-05", "2026-10")

@@ -38,7 +38,7 @@ from etl.jobs import run_job, run_jobs
 from models.config import Config, load_config
 from models.db import Warehouse, make_engine
 from models.migrate import prepare_warehouse
-from tests.conftest import REPO, create_pg_database, drop_pg_database
+from tests.conftest import REPO, empty_warehouse_url
 from tests.test_etl_approvals import BAD, CASE_COLS, GOOD, ITEM_COLS, ITEMS, _case, _config_for, _write_platform
 
 N_CASES = 30_000
@@ -121,15 +121,9 @@ def api(platform: tuple[Path, list[tuple], dict[str, str]]) -> Iterator[str]:
 @pytest.fixture
 def reference_url(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A second empty warehouse on the same engine, for the uninterrupted run."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'reference.db'}"
-        return
-    admin = request.getfixturevalue("postgres_admin_url")
-    name, url = create_pg_database(admin)
-    try:
+    engine = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with empty_warehouse_url(engine, request=request, folder=tmp_path, stem="reference") as url:
         yield url
-    finally:
-        drop_pg_database(admin, name)
 
 
 def _write_config(tmp_path: Path, *, api: str, database_url: str) -> Path:

@@ -9,11 +9,11 @@ import pandas as pd
 from etl.datasets.base import (
     Context,
     Prepared,
+    finish_rows,
     first_failure,
     line_numbers,
     reject_frame,
     resolve_region,
-    row_hash,
     take_fields,
 )
 from etl.parsing import clean_text, format_datetime, format_period, parse_datetime, parse_int
@@ -129,10 +129,5 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
         "completed_period": format_period(completed),
         "source_updated_at": format_datetime(parse_datetime(f["source_updated_at"])),
     })[good]
-    out["row_hash"] = row_hash(out, HASHED)
-    out["etl_run_id"] = ctx.run_id
-    out["source"] = source
-    out["source_line"] = lines[good]
-    # A case delivered twice in one batch: the last delivery wins, as it would across batches.
-    out = out.drop_duplicates(subset=KEY, keep="last")
-    return Prepared(rows=out.reset_index(drop=True), rejects=rejects)
+    out = finish_rows(out, hashed=HASHED, key=KEY, ctx=ctx, source=source, lines=lines)
+    return Prepared(rows=out, rejects=rejects)

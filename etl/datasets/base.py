@@ -109,6 +109,18 @@ def reject_frame(raw: pd.DataFrame, reasons: pd.Series, *, source: str | pd.Seri
                          "reason_code": reasons[bad].to_numpy(), "raw": raw_json})
 
 
+def finish_rows(rows: pd.DataFrame, *, hashed: Sequence[str], key: Sequence[str], ctx: Context,
+                source: str | pd.Series, lines: pd.Series) -> pd.DataFrame:
+    """Add the row hash and provenance to validated rows; a record delivered twice in a batch keeps its last copy,
+    as it would across batches."""
+    out = rows.copy()
+    out["row_hash"] = row_hash(out, hashed)
+    out["etl_run_id"] = ctx.run_id
+    out["source"] = source
+    out["source_line"] = lines.loc[out.index]
+    return out.drop_duplicates(subset=list(key), keep="last").reset_index(drop=True)
+
+
 def row_hash(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """A stable 16-hex-digit hash of the business columns, so unchanged rows are recognised on re-delivery."""
     text = frame[list(columns)].astype("string").fillna("\x00")

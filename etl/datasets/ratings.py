@@ -14,11 +14,11 @@ import pandas as pd
 from etl.datasets.base import (
     Context,
     Prepared,
+    finish_rows,
     first_failure,
     line_numbers,
     reject_frame,
     resolve_region,
-    row_hash,
     take_fields,
 )
 from etl.parsing import clean_text, format_datetime, format_period, parse_datetime
@@ -124,10 +124,5 @@ def prepare(raw: pd.DataFrame, *, source: str | pd.Series, ctx: Context, fields:
         "rectify_status": _key(f["rectify_status"]).map(RECTIFY).astype("string"),
         "rectified_at": format_datetime(rectified),
     })[good]
-    out["row_hash"] = row_hash(out, HASHED)
-    out["etl_run_id"] = ctx.run_id
-    out["source"] = source
-    out["source_line"] = lines[good]
-    # The same rating twice in one file (exports repeat rows): load it once, the last copy winning.
-    out = out.drop_duplicates(subset=KEY, keep="last")
-    return Prepared(rows=out.reset_index(drop=True), rejects=rejects)
+    out = finish_rows(out, hashed=HASHED, key=KEY, ctx=ctx, source=source, lines=lines)
+    return Prepared(rows=out, rejects=rejects)

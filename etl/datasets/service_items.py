@@ -6,7 +6,16 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from etl.datasets.base import Context, Prepared, first_failure, line_numbers, reject_frame, row_hash, take_fields
+from etl.datasets.base import (
+    Context,
+    Prepared,
+    finish_rows,
+    first_failure,
+    line_numbers,
+    reject_frame,
+    row_hash,
+    take_fields,
+)
 from etl.parsing import clean_text, format_datetime, parse_datetime, parse_int
 
 NAME = "service_items"
@@ -53,11 +62,7 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
         "source_updated_at": format_datetime(parse_datetime(f["source_updated_at"])),
         "dept_name": clean_text(f["dept_name"]),
     })[good]
-    out["row_hash"] = row_hash(out, HASHED)
-    out["etl_run_id"] = ctx.run_id
-    out["source"] = source
-    out["source_line"] = lines[good]
-    out = out.drop_duplicates(subset=KEY, keep="last").reset_index(drop=True)
+    out = finish_rows(out, hashed=HASHED, key=KEY, ctx=ctx, source=source, lines=lines)
     return Prepared(rows=out, rejects=reject_frame(raw, reasons, source=source, lines=lines))
 
 
