@@ -182,7 +182,7 @@ def _serve(config: Config, *, host: str, port: int) -> int:
 
     app = create_app(config)
     _print(f"\nbizenv dashboard: http://{host}:{port}/  (no login yet; press Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=False)
+    app.run(host=host, port=port, debug=False)  # werkzeug itself explains a port that is in use
     return 0
 
 

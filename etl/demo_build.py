@@ -164,8 +164,12 @@ def _run_etl(*, config: Config, warehouse: Warehouse, out_dir: Path,
     """Start the approval platform's API on loopback, run the jobs against it, and stop it."""
     _name, api = _api_source(config)
     url = urllib.parse.urlsplit(api.base_url)
-    proc = start_process(db_path=out_dir / "approval_platform.db", host=url.hostname or "127.0.0.1",
-                         port=url.port or 80, token=api.token())
+    try:
+        proc = start_process(db_path=out_dir / "approval_platform.db", host=url.hostname or "127.0.0.1",
+                             port=url.port or 80, token=api.token())
+    except RuntimeError as exc:
+        raise DemoError(f"{exc}. Stop whatever holds the port, or set sources.{_name}.base_url in config.yaml "
+                        "to a free port") from None
     try:
         return run_jobs(warehouse=warehouse, config=config, trigger="demo", progress=progress)
     finally:

@@ -125,3 +125,16 @@ def test_template_command_writes_the_county_workbook(tmp_path: Path) -> None:
     assert written.is_file() and str(written) in ok.stdout
     bad = _run(["--config", str(cfg), "etl", "template", "--region", "999999", "--month", "2026-11"])
     assert bad.returncode == 2 and "unknown region '999999'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_demo_says_which_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    cfg = _config_copy(tmp_path)
+    port = int(yaml.safe_load(cfg.read_text(encoding="utf-8"))["sources"]["approval_api"]["base_url"].rsplit(":", 1)[1])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        proc = _run(["--config", str(cfg), "demo", "--scale", "0.01", "--months", "1", "--no-serve"])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"port {port}" in proc.stderr and "sources.approval_api.base_url" in proc.stderr
