@@ -84,23 +84,57 @@ class DashboardSettings(_Strict):
     title_en: str = "Jinzhong Business Environment Monitor"
 
 
+Pillar = Literal["approval", "ratings", "hotline", "county_development"]
+PILLARS: tuple[Pillar, ...] = ("approval", "ratings", "hotline", "county_development")
+
+
+class IndexBounds(_Strict):
+    """The fixed frontier of one indicator for a year: `best` scores 100, `worst` scores 0."""
+
+    best: float
+    worst: float
+
+    @model_validator(mode="after")
+    def _distinct(self) -> IndexBounds:
+        if self.best == self.worst:
+            raise ValueError(f"best and worst must differ (both are {self.best})")
+        return self
+
+
 class KpiDefinition(_Strict):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     name_zh: str
     name_en: str
     unit: Literal["working_days", "ratio", "count", "per_10k", "yi_yuan", "wan_yuan", "score", "visits"]
     direction: Literal["higher_is_better", "lower_is_better"]
-    pillar: Literal["approval", "ratings", "hotline", "county_development"]
+    pillar: Pillar
     computation: str
     params: dict[str, str | int | float | bool] = {}
     description_zh: str = ""
     description_en: str = ""
     target: dict[int, float] = {}
+    # How far short of the target still counts as 'near' (in the KPI's unit); default: targets.near_margin × target.
+    near_margin: float | None = Field(default=None, ge=0)
     min_sample: int = Field(default=30, ge=0)
+    # Distance-to-frontier bounds per year; a KPI with bounds is an indicator of the composite index.
+    index: dict[int, IndexBounds] = {}
+
+    @model_validator(mode="after")
+    def _bounds_follow_direction(self) -> KpiDefinition:
+        for year, b in self.index.items():
+            if (b.best > b.worst) != (self.direction == "higher_is_better"):
+                raise ValueError(f"index.{year}: best {b.best} and worst {b.worst} contradict direction {self.direction}")
+        return self
 
     def target_for(self, period: str) -> float | None:
         """The target in force for a `YYYY-MM` period."""
         return self.target.get(int(period[:4]))
+
+    def bounds_for(self, period: str) -> IndexBounds | None:
+        """The index bounds for a period's year; a year not yet configured keeps the latest earlier year's."""
+        year = int(period[:4])
+        earlier = [y for y in self.index if y <= year]
+        return self.index[max(earlier)] if earlier else (self.index[min(self.index)] if self.index else None)
 
 
 class HttpApiSource(_Strict):
@@ -163,6 +197,30 @@ class DemoSettings(_Strict):
     default_scale: float = Field(default=0.02, gt=0)
 
 
+class TargetSettings(_Strict):
+    near_margin: float = Field(default=0.05, ge=0, lt=1)  # relative: within 5% of the target is 'near'
+
+
+class RankingSettings(_Strict):
+    pillar_weights: dict[Pillar, float]
+    # A rate whose sample is under the KPI's min_sample is shrunk toward the city (empirical-Bayes
+    # beta-binomial), or left out of the county's score and flagged.
+    small_sample: Literal["shrink", "exclude"] = "shrink"
+    draws: int = Field(default=1000, ge=50, le=20_000)  # posterior draws for the rank interval
+    interval: float = Field(default=0.9, gt=0, lt=1)  # central probability of the rank interval
+    seed: int = 20240329
+
+    @field_validator("pillar_weights")
+    @classmethod
+    def _weights_add_up(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(w < 0 for w in value.values()):
+            raise ValueError("weights cannot be negative")
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"weights must add up to 1, they add up to {total:g}")
+        return value
+
+
 class Config(_Strict):
     city: City
     timezone: str = "Asia/Shanghai"
@@ -170,6 +228,8 @@ class Config(_Strict):
     warehouse: WarehouseSettings = WarehouseSettings()
     dashboard: DashboardSettings = DashboardSettings()
     kpis: list[KpiDefinition] = []
+    targets: TargetSettings = TargetSettings()
+    ranking: RankingSettings | None = None
     sources: dict[str, Source] = {}
     jobs: dict[str, JobSettings] = {}
     demo: DemoSettings = DemoSettings()
@@ -191,6 +251,7 @@ class Config(_Strict):
         dupes = sorted({c for c in codes if codes.count(c) > 1})
         if dupes:
             raise ValueError(f"kpis: codes must be unique; repeated: {', '.join(dupes)}")
+        self._check_index()
         for name, job in self.jobs.items():
             if job.source not in self.sources:
                 raise ValueError(f"jobs.{name}.source: no source named {job.source!r} under sources")
@@ -198,6 +259,29 @@ class Config(_Strict):
             if isinstance(src, HttpApiSource) and job.stream not in src.endpoints:
                 raise ValueError(f"jobs.{name}.stream: {job.stream!r} is not one of sources.{job.source}.endpoints")
         return self
+
+    def _check_index(self) -> None:
+        indexed = [(i, k) for i, k in enumerate(self.kpis) if k.index]
+        if not indexed:
+            return
+        if self.ranking is None:
+            raise ValueError("ranking: required when any KPI has index bounds (pillar_weights at least)")
+        years = set(indexed[0][1].index)
+        for i, kpi in indexed:
+            if set(kpi.index) != years:
+                missing = sorted(years ^ set(kpi.index))
+                raise ValueError(f"kpis[{i}].index: missing bound for year(s) {missing}; every indexed KPI "
+                                 f"needs bounds for the same years ({sorted(years)})")
+        pillars = {k.pillar for _, k in indexed}
+        for pillar, weight in self.ranking.pillar_weights.items():
+            if weight > 0 and pillar not in pillars:
+                raise ValueError(f"ranking.pillar_weights.{pillar}: weighted, but no KPI of that pillar has index bounds")
+        for pillar in sorted(pillars - set(self.ranking.pillar_weights)):
+            raise ValueError(f"ranking.pillar_weights: no weight for pillar {pillar!r}, which has indexed KPIs")
+
+    def index_kpis(self) -> list[KpiDefinition]:
+        """The KPIs that make up the composite index, in config order."""
+        return [k for k in self.kpis if k.index]
 
     @cached_property
     def kpi_by_code(self) -> dict[str, KpiDefinition]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -35,7 +35,7 @@ class FactApprovalCase(_Provenance, Base):
 
     case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("dim_region.code"))
-    item_code: Mapped[str] = mapped_column(String(64), index=True)
+    item_code: Mapped[str] = mapped_column(String(64))
     item_known: Mapped[bool] = mapped_column(Boolean)
     dept_code: Mapped[str | None] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
@@ -51,6 +51,11 @@ class FactApprovalCase(_Provenance, Base):
     fully_online: Mapped[bool] = mapped_column(Boolean)
     accepted_period: Mapped[str] = mapped_column(PERIOD)
     completed_period: Mapped[str | None] = mapped_column(PERIOD)
+    # The last working day of the promised limit (accepted + promised + suspended working days), when there is one.
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    due_period: Mapped[str | None] = mapped_column(PERIOD)
+    # Cases that are parts of one "一件事" bundle, e.g. 企业开办 (licence, seal, invoice, social security).
+    bundle_id: Mapped[str | None] = mapped_column(String(64))
     source_updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
@@ -71,6 +76,8 @@ class FactRating(_Provenance, Base):
     verified_bad: Mapped[bool] = mapped_column(Boolean)
     rectify_status: Mapped[str | None] = mapped_column(String(16))
     rectified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Working days from the rating to its rectification, counted like processing time.
+    rectify_working_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class FactHotlineTicket(_Provenance, Base):

@@ -22,3 +22,52 @@ class MartKpiMonthly(Base):
     numerator: Mapped[float | None] = mapped_column(Float)
     denominator: Mapped[float | None] = mapped_column(Float)
     sample_size: Mapped[int] = mapped_column(Integer)
+    # Wilson 95% interval, for proportions and per-10k rates (on the KPI's own scale).
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+    # Pooled from the months' sums (flows) or the month's own value (stocks); NULL for medians.
+    ytd_value: Mapped[float | None] = mapped_column(Float)
+    rolling3_value: Mapped[float | None] = mapped_column(Float)
+    # value − value of the previous month / of the same month a year before (percentage points for ratios).
+    mom_change: Mapped[float | None] = mapped_column(Float)
+    yoy_change: Mapped[float | None] = mapped_column(Float)
+    # Against the year's target: 'met', 'near' (within the KPI's margin) or 'missed'; NULL without target or value.
+    target_status: Mapped[str | None] = mapped_column(String(8))
+
+
+class MartCountyRanking(Base):
+    """One row per (county, month): the composite index, its pillars, the rank and how sure that rank is."""
+
+    __tablename__ = "mart_county_ranking"
+    __table_args__ = (Index("ix_mart_county_ranking_period", "period"),)
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("dim_region.code"), primary_key=True)
+    period: Mapped[str] = mapped_column(PERIOD, primary_key=True)
+    composite: Mapped[float | None] = mapped_column(Float)
+    score_approval: Mapped[float | None] = mapped_column(Float)
+    score_ratings: Mapped[float | None] = mapped_column(Float)
+    score_hotline: Mapped[float | None] = mapped_column(Float)
+    score_county_development: Mapped[float | None] = mapped_column(Float)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    rank_change: Mapped[int | None] = mapped_column(Integer)  # positive: moved up (rank number fell)
+    rank_low: Mapped[int | None] = mapped_column(Integer)  # best plausible rank (smallest number)
+    rank_high: Mapped[int | None] = mapped_column(Integer)
+    indicators_scored: Mapped[int] = mapped_column(Integer)
+    flags: Mapped[str] = mapped_column(String(512))  # comma-separated flag codes, '' when none
+
+
+class MartCountyIndicatorScore(Base):
+    """One row per (county, month, indexed KPI): the distance-to-frontier score and its share of the composite."""
+
+    __tablename__ = "mart_county_indicator_score"
+    __table_args__ = (Index("ix_mart_county_indicator_score_period", "period"),)
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("dim_region.code"), primary_key=True)
+    period: Mapped[str] = mapped_column(PERIOD, primary_key=True)
+    kpi_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)  # as measured
+    adjusted_value: Mapped[float | None] = mapped_column(Float)  # after small-sample shrinkage; what is scored
+    sample_size: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float)  # 0-100, NULL when left out
+    points: Mapped[float | None] = mapped_column(Float)  # what this indicator adds to the composite
+    flag: Mapped[str | None] = mapped_column(String(32))  # 'shrunk', 'small_sample', 'no_data'

@@ -3,7 +3,7 @@
 from models.base import Base
 from models.dims import DimCalendar, DimDepartment, DimRegion, DimRegionAlias, DimServiceItem
 from models.facts import FactApprovalCase, FactCountyFigure, FactHotlineTicket, FactRating
-from models.marts import MartKpiMonthly
+from models.marts import MartCountyIndicatorScore, MartCountyRanking, MartKpiMonthly
 from models.ops import EtlCursor, EtlDirtyPeriod, EtlFile, EtlLock, EtlRejectedRow, EtlRun
 
 __all__ = [
@@ -23,5 +23,7 @@ __all__ = [
     "FactCountyFigure",
     "FactHotlineTicket",
     "FactRating",
+    "MartCountyIndicatorScore",
+    "MartCountyRanking",
     "MartKpiMonthly",
 ]
