@@ -352,7 +352,7 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def _check_kpi_computations(cfg_path: Path, config: Config) -> None:
-    from models.kpis import COMPUTATIONS  # local import: kpis imports this module
+    from models.computations import COMPUTATIONS, build_computation  # local import: it reads KPI definitions
 
     for i, kpi in enumerate(config.kpis):
         if kpi.computation not in COMPUTATIONS:
@@ -360,3 +360,7 @@ def _check_kpi_computations(cfg_path: Path, config: Config) -> None:
             raise ConfigError(
                 f"{cfg_path}: kpis[{i}].computation: unknown computation {kpi.computation!r} (known: {known})"
             )
+        try:
+            build_computation(kpi.computation, kpi.params)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{cfg_path}: kpis[{i}].params: {exc}") from None

@@ -1,197 +1,354 @@
-"""KPI semantic layer: named computations, mart refresh in SQL, and the reads the dashboard and bulletin share.
+"""KPI semantic layer: mart refresh in SQL, derived values, and the reads the dashboard and bulletin share.
 
-A KPI's definition (names, unit, direction, target) lives in config.yaml; its `computation` names one of
-COMPUTATIONS below. Every computation is a ratio of sums over one fact table's rows in a (region, month) slice,
-computed with GROUP BY in the warehouse, so a city value is always pooled from counts, never an average of
-county values.
+A KPI's definition (names, unit, direction, target, index bounds) lives in config.yaml; its `computation` names one
+of `models.computations.COMPUTATIONS`. Each computation is built from additive measures summed with GROUP BY over
+the indexed month slices of the fact tables, so a city value is always pooled from counts, never an average of
+county values. Only the small mart table is read into pandas, for year-to-date and change columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, tuple_
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
+from models.calendar import get_calendar
+from models.computations import COMPUTATIONS, Computation, Measure, build_computation, runtime_params
 from models.config import Config, KpiDefinition
 from models.dims import DimRegion
 from models.marts import MartKpiMonthly
 from models.ops import EtlRun
 from models.scope import Viewer
 
-
-@dataclass(frozen=True, slots=True)
-class RatioComputation:
-    """value = scale × Σ numerator / Σ denominator over the rows of `table` that match `where`."""
-
-    table: str
-    period_column: str
-    numerator: str
-    denominator: str
-    where: str
-    scale: float = 1.0
-
-
-_COMPLETED = "status = 'completed'"
-_CLOSED_TICKETS = "closed_at IS NOT NULL"
-
-
-def _positive_rate(params: Mapping[str, object]) -> RatioComputation:
-    """好评率: 非常满意 + 满意 (+ 基本满意 unless `count_basic_satisfied` is false) over all ratings."""
-    lowest_positive = 3 if params.get("count_basic_satisfied", True) else 4
-    return RatioComputation(table="fact_rating", period_column="rated_period",
-                            numerator=f"CASE WHEN level >= {lowest_positive} THEN 1 ELSE 0 END", denominator="1",
-                            where="1 = 1")
-
-
-COMPUTATIONS: dict[str, RatioComputation | Callable[[Mapping[str, object]], RatioComputation]] = {
-    # Approvals: the population is the cases completed in the month (by completed_period).
-    "approval_mean_working_days": RatioComputation(
-        table="fact_approval_case", period_column="completed_period", numerator="working_days", denominator="1",
-        where=_COMPLETED,
-    ),
-    # A case without a promised limit (unknown item, none on the case) cannot be judged on time or late.
-    "approval_on_time_rate": RatioComputation(
-        table="fact_approval_case", period_column="completed_period",
-        numerator="CASE WHEN working_days <= promised_days THEN 1 ELSE 0 END", denominator="1",
-        where=f"{_COMPLETED} AND promised_days IS NOT NULL",
-    ),
-    "approval_online_rate": RatioComputation(
-        table="fact_approval_case", period_column="completed_period",
-        numerator="CASE WHEN fully_online THEN 1 ELSE 0 END", denominator="1", where=_COMPLETED,
-    ),
-    "approval_mean_visits": RatioComputation(
-        table="fact_approval_case", period_column="completed_period", numerator="visits", denominator="1",
-        where=_COMPLETED,
-    ),
-    "approval_zero_visit_share": RatioComputation(
-        table="fact_approval_case", period_column="completed_period",
-        numerator="CASE WHEN visits = 0 THEN 1 ELSE 0 END", denominator="1", where=_COMPLETED,
-    ),
-    # Ratings (好差评): the population is the ratings given in the month.
-    "rating_positive_rate": _positive_rate,
-    # 12345 hotline: the population is the tickets received in the month that have the outcome measured.
-    "hotline_resolution_rate": RatioComputation(
-        table="fact_hotline_ticket", period_column="received_period",
-        numerator="CASE WHEN resolved THEN 1 ELSE 0 END", denominator="1", where="resolved IS NOT NULL",
-    ),
-    "hotline_satisfaction_rate": RatioComputation(
-        table="fact_hotline_ticket", period_column="received_period",
-        numerator="CASE WHEN satisfaction IN ('satisfied', 'basically_satisfied') THEN 1 ELSE 0 END",
-        denominator="1", where="satisfaction IS NOT NULL",
-    ),
-    "hotline_reopen_rate": RatioComputation(
-        table="fact_hotline_ticket", period_column="received_period",
-        numerator="CASE WHEN reopen_count > 0 THEN 1 ELSE 0 END", denominator="1", where=_CLOSED_TICKETS,
-    ),
-}
-
-
-def computation_for(kpi: KpiDefinition) -> RatioComputation:
-    """The SQL computation of a KPI, with its parameters applied."""
-    comp = COMPUTATIONS[kpi.computation]
-    return comp if isinstance(comp, RatioComputation) else comp(kpi.params)
+__all__ = ["COMPUTATIONS", "Computation", "computation_for", "rebuild_kpi_marts", "refresh_kpi_marts"]
 
 
 Pair = tuple[str, str]  # (region_code, period)
+MeasureSums = dict[Measure, dict[Pair, float]]
+_BIND = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-Sums = tuple[float | None, float | None, int]  # (Σ numerator, Σ denominator, rows in the population)
+@lru_cache(maxsize=256)
+def _computation(name: str, params: tuple[tuple[str, object], ...]) -> Computation:
+    return build_computation(name, dict(params))
 
 
-def _slice_sql(table: str, period_column: str, comps: Sequence[RatioComputation]) -> str:
-    """One GROUP BY over a fact table's months that sums every KPI computed from that table."""
-    sums = ", ".join(
-        f"SUM(CASE WHEN {c.where} THEN {c.numerator} END) AS num_{i}, "
-        f"SUM(CASE WHEN {c.where} THEN {c.denominator} END) AS den_{i}, "
-        f"SUM(CASE WHEN {c.where} THEN 1 ELSE 0 END) AS n_{i}"
-        for i, c in enumerate(comps))
-    return (f"SELECT region_code, {period_column} AS period, {sums} FROM {table} "
+def computation_for(kpi: KpiDefinition) -> Computation:
+    """The computation of a KPI, with its parameters applied."""
+    return _computation(kpi.computation, tuple(sorted(kpi.params.items())))
+
+
+def _group_sql(key: tuple[str, str, bool, str | None], measures: Sequence[Measure]) -> str:
+    """One GROUP BY over a fact table's indexed month slice that computes every measure needed from it."""
+    table, period_column, open_at_month_end, derived = key
+    cols = ", ".join(f"{m.expression} AS v{i}" for i, m in enumerate(measures))
+    if open_at_month_end:
+        return (f"SELECT f.region_code, months.period, {cols} FROM {table} f "
+                "JOIN months ON f.due_period <= months.period "
+                "AND (f.completed_period IS NULL OR f.completed_period > months.period) "
+                "WHERE f.due_period IS NOT NULL AND f.due_date < :today_date AND f.status <> 'not_accepted' "
+                "AND (f.completed_period IS NULL OR f.completed_period > f.due_period) "
+                "GROUP BY f.region_code, months.period")
+    return (f"SELECT region_code, {period_column} AS period, {cols} FROM {derived or table} "
             f"WHERE {period_column} IN :periods GROUP BY region_code, {period_column}")
 
 
-def _slice_sums(conn: Connection, table: str, period_column: str, comps: Sequence[RatioComputation],
-                periods: list[str]) -> dict[Pair, list[Sums]]:
-    """Per (region, month): the sums of each computation, from one scan of the months' indexed slice."""
-    stmt = text(_slice_sql(table, period_column, comps)).bindparams(bindparam("periods", expanding=True))
-    out: dict[Pair, list[Sums]] = {}
-    for row in conn.execute(stmt, {"periods": periods}):
-        out[(row.region_code, row.period)] = [
-            (_float(row[2 + 3 * i]), _float(row[3 + 3 * i]), int(row[4 + 3 * i] or 0)) for i in range(len(comps))]
+def _months_cte(periods: Sequence[str]) -> str:
+    if not all(_PERIOD.match(p) for p in periods):
+        raise ValueError(f"not a YYYY-MM period among {periods!r}")
+    return "WITH months(period) AS (VALUES " + ", ".join(f"('{p}')" for p in periods) + ") "
+
+
+def _run_group(conn: Connection, sql: str, periods: list[str], params: Mapping[str, object]) -> list[Row]:
+    if "JOIN months" in sql:
+        sql = _months_cte(periods) + sql
+    stmt = text(sql)
+    names = set(_BIND.findall(sql))
+    if "periods" in names:
+        stmt = stmt.bindparams(bindparam("periods", expanding=True))
+    values = {"periods": periods, "first_period_before": previous_period(periods[0]), "last_period": periods[-1],
+              **params}
+    return list(conn.execute(stmt, {k: values[k] for k in names}))
+
+
+def _measure_sums(conn: Connection, measures: Iterable[Measure], periods: list[str],
+                  params: Mapping[str, object]) -> MeasureSums:
+    """Every measure's value per (region, month), one query per fact-table slice."""
+    groups: dict[tuple[str, str, bool, str | None], list[Measure]] = {}
+    for m in dict.fromkeys(measures):
+        groups.setdefault((m.table, m.period_column, m.open_at_month_end, m.derived), []).append(m)
+    out: MeasureSums = {}
+    for key, group in groups.items():
+        rows = _run_group(conn, _group_sql(key, group), periods, params)
+        for i, m in enumerate(group):
+            out[m] = {(r[0], r[1]): float(r[2 + i]) for r in rows if r[2 + i] is not None}
     return out
 
 
-def _float(value: object) -> float | None:
-    return None if value is None else float(value)
+def _median_histograms(conn: Connection, comp: Computation, periods: list[str]) -> dict[Pair, Counter]:
+    """Per (region, month), how many rows have each value: the median is read off it, the city pools it."""
+    m = comp.numerator[0]
+    sql = (f"SELECT region_code, {m.period_column}, {comp.median_column}, COUNT(*) FROM {m.table} "
+           f"WHERE {m.period_column} IN :periods AND {comp.median_where} AND {comp.median_column} IS NOT NULL "
+           f"GROUP BY region_code, {m.period_column}, {comp.median_column}")
+    stmt = text(sql).bindparams(bindparam("periods", expanding=True))
+    out: dict[Pair, Counter] = {}
+    for region, period, value, n in conn.execute(stmt, {"periods": periods}):
+        out.setdefault((region, period), Counter())[float(value)] += int(n)
+    return out
 
 
-def _add(a: Sums, b: Sums) -> Sums:
-    """Pool two units' sums: the city is pooled from counts, never averaged from rates."""
-    def plus(x: float | None, y: float | None) -> float | None:
-        return y if x is None else x if y is None else x + y
-    return plus(a[0], b[0]), plus(a[1], b[1]), a[2] + b[2]
+def histogram_median(histogram: Counter) -> float | None:
+    """The median of the values a histogram counts (the mean of the two middle values when the count is even)."""
+    n = sum(histogram.values())
+    if n == 0:
+        return None
+    lower, upper, seen = None, None, 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if lower is None and seen >= (n + 1) // 2:
+            lower = value
+        if seen >= n // 2 + 1:
+            upper = value
+            break
+    return (lower + upper) / 2
 
 
-def _mart_row(kpi: KpiDefinition, comp: RatioComputation, region: str, period: str, sums: Sums | None) -> dict:
-    num, den, n = sums if sums is not None else (None, None, 0)
-    value = comp.scale * num / den if num is not None and den else None
-    return dict(region_code=region, period=period, kpi_code=kpi.code, value=value, numerator=num,
-                denominator=den, sample_size=n)
+def _total(sums: MeasureSums, measures: Sequence[Measure], pair: Pair) -> float | None:
+    values = [sums[m][pair] for m in measures if pair in sums.get(m, {})]
+    return sum(values) if values else None
 
 
-def _kpi_groups(config: Config, tables: Iterable[str] | None) -> dict[tuple[str, str], list[KpiDefinition]]:
+def _city_sums(sums: MeasureSums, city: str, periods: Sequence[str]) -> None:
+    """Pool the counties' sums into the city's: a city rate is computed from counts, never averaged."""
+    for per_pair in sums.values():
+        for period in periods:
+            values = [v for (region, p), v in per_pair.items() if p == period and region != city]
+            if values:
+                per_pair[(city, period)] = sum(values)
+
+
+def _value(comp: Computation, num: float | None, den: float | None) -> float | None:
+    if num is None:
+        return None
+    if not comp.denominator:
+        return comp.scale * num
+    return comp.scale * num / den if den else None
+
+
+def _mart_row(*, kpi: KpiDefinition, comp: Computation, config: Config, pair: Pair, sums: MeasureSums,
+              medians: dict[Pair, Counter]) -> dict:
+    region, period = pair
+    n = int(_total(sums, comp.sample_measures(), pair) or 0)
+    if comp.family == "median":
+        hist = medians.get(pair, Counter())
+        num = den = None
+        value = histogram_median(hist)
+        n = sum(hist.values())
+    else:
+        num = _total(sums, comp.numerator, pair)
+        den = _total(sums, comp.denominator, pair) if comp.denominator else None
+        value = _value(comp, num, den)
+    low, high = _interval(comp, num, den)
+    return dict(region_code=region, period=period, kpi_code=kpi.code, value=value, numerator=num, denominator=den,
+                sample_size=n, ci_low=low, ci_high=high,
+                target_status=target_status(kpi=kpi, config=config, period=period, value=value))
+
+
+def _interval(comp: Computation, num: float | None, den: float | None) -> tuple[float | None, float | None]:
+    if comp.family not in ("proportion", "per_10k") or num is None or not den or num > den:
+        return None, None
+    low, high = wilson_interval(num, den)
+    return comp.scale * low, comp.scale * high
+
+
+def wilson_interval(successes: float, trials: float, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval for a proportion: honest at small n and near 0 or 1, where the normal one is not."""
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def target_status(*, kpi: KpiDefinition, config: Config, period: str, value: float | None) -> str | None:
+    """'met', 'near' (short of the target by no more than the margin) or 'missed'."""
+    target = kpi.target_for(period)
+    if value is None or target is None:
+        return None
+    if value == target or _is_better(kpi, value, target):
+        return "met"
+    margin = kpi.near_margin if kpi.near_margin is not None else config.targets.near_margin * abs(target)
+    return "near" if abs(value - target) <= margin + 1e-12 else "missed"
+
+
+def _kpis_reading(config: Config, tables: Iterable[str] | None) -> list[KpiDefinition]:
     wanted = set(tables) if tables is not None else None
-    groups: dict[tuple[str, str], list[KpiDefinition]] = {}
-    for kpi in config.kpis:
-        comp = computation_for(kpi)
-        if wanted is None or comp.table in wanted:
-            groups.setdefault((comp.table, comp.period_column), []).append(kpi)
-    return groups
+    return [k for k in config.kpis if wanted is None or computation_for(k).tables() & wanted]
+
+
+def _runtime(config: Config, kpis: Sequence[KpiDefinition], today: dt.date | None) -> dict[str, object]:
+    today = today or dt.datetime.now(ZoneInfo(config.timezone)).date()
+    calendar = get_calendar(config.calendar.as_mapping())
+    deadlines = {int(k.params.get("deadline_working_days", 10)) for k in kpis
+                 if k.computation == "rating_rectified_on_time_rate"}
+    return {**runtime_params(today=today, add_working_days=calendar.add_working_days, deadlines=deadlines),
+            "today_date": today}
 
 
 def refresh_kpi_marts(
-    *, conn: Connection, config: Config, pairs: Iterable[Pair], tables: Iterable[str] | None = None
+    *, conn: Connection, config: Config, pairs: Iterable[Pair], tables: Iterable[str] | None = None,
+    today: dt.date | None = None,
 ) -> int:
     """Recompute `mart_kpi_monthly` for exactly the touched (region, month) pairs, plus the city for those months."""
-    pairs = {p for p in pairs if p[1]}
-    if not pairs:
+    pairs = {p for p in pairs if p[1] and p[0] != config.city.code}
+    kpis = _kpis_reading(config, tables)
+    if not pairs or not kpis:
         return 0
     periods = sorted({p for _, p in pairs})
-    rows: list[dict] = []
-    for (table, period_column), kpis in _kpi_groups(config, tables).items():
-        comps = [computation_for(k) for k in kpis]
-        sums = _slice_sums(conn, table, period_column, comps, periods)
-        for i, (kpi, comp) in enumerate(zip(kpis, comps, strict=True)):
-            city: dict[str, Sums] = {}
-            for (_region, period), per_kpi in sums.items():
-                city[period] = _add(city.get(period, (None, None, 0)), per_kpi[i])
-            rows += [_mart_row(kpi, comp, region, period, sums[(region, period)][i] if (region, period) in sums
-                               else None) for region, period in pairs]
-            rows += [_mart_row(kpi, comp, config.city.code, period, city.get(period)) for period in periods]
-    if not rows:
-        return 0
-    keys = {(r["region_code"], r["period"], r["kpi_code"]) for r in rows}
-    key_col = tuple_(MartKpiMonthly.region_code, MartKpiMonthly.period, MartKpiMonthly.kpi_code)
-    key_list = sorted(keys)
-    for i in range(0, len(key_list), 500):
-        conn.execute(delete(MartKpiMonthly).where(key_col.in_(key_list[i:i + 500])))
-    conn.execute(insert(MartKpiMonthly), rows)
+    comps = {k.code: computation_for(k) for k in kpis}
+    params = _runtime(config, kpis, today)
+    sums = _measure_sums(conn, (m for c in comps.values() if c.family != "median" for m in c.measures), periods,
+                         params)
+    _city_sums(sums, config.city.code, periods)
+    targets = sorted(pairs) + [(config.city.code, p) for p in periods]
+    rows = []
+    for kpi in kpis:
+        comp = comps[kpi.code]
+        medians = _median_histograms(conn, comp, periods) if comp.family == "median" else {}
+        if medians:
+            _pool_histograms(medians, config.city.code, periods)
+        rows += [_mart_row(kpi=kpi, comp=comp, config=config, pair=pair, sums=sums, medians=medians)
+                 for pair in targets]
+    _replace_rows(conn, rows)
+    refresh_derived_values(conn=conn, config=config, kpi_codes=[k.code for k in kpis],
+                           region_codes=sorted({r for r, _ in targets}), since=periods[0])
     return len(rows)
 
 
-def rebuild_kpi_marts(*, conn: Connection, config: Config) -> int:
-    """Recompute every mart row from the facts (after a config change, or to repair), table by table."""
+def _pool_histograms(medians: dict[Pair, Counter], city: str, periods: Sequence[str]) -> None:
+    for period in periods:
+        pooled: Counter = Counter()
+        for (region, p), hist in list(medians.items()):
+            if p == period and region != city:
+                pooled.update(hist)
+        medians[(city, period)] = pooled
+
+
+def _replace_rows(conn: Connection, rows: list[dict]) -> None:
+    key_col = tuple_(MartKpiMonthly.region_code, MartKpiMonthly.period, MartKpiMonthly.kpi_code)
+    keys = sorted({(r["region_code"], r["period"], r["kpi_code"]) for r in rows})
+    for i in range(0, len(keys), 500):
+        conn.execute(delete(MartKpiMonthly).where(key_col.in_(keys[i:i + 500])))
+    for i in range(0, len(rows), 5000):
+        conn.execute(insert(MartKpiMonthly), rows[i:i + 5000])
+
+
+FACT_MONTHS = {"fact_approval_case": "completed_period", "fact_rating": "rated_period",
+               "fact_hotline_ticket": "received_period", "fact_county_figure": "period"}
+
+
+def rebuild_kpi_marts(*, conn: Connection, config: Config, today: dt.date | None = None) -> int:
+    """Recompute every mart row from the facts (after a config change, or to repair), as the loads would have."""
     conn.execute(delete(MartKpiMonthly))
     n = 0
-    for table, period_column in _kpi_groups(config, None):
+    for table, period_column in FACT_MONTHS.items():
         sql = f"SELECT DISTINCT region_code, {period_column} FROM {table} WHERE {period_column} IS NOT NULL"
         pairs = {(r[0], r[1]) for r in conn.execute(text(sql))}
-        n += refresh_kpi_marts(conn=conn, config=config, pairs=pairs, tables=[table])
+        n += refresh_kpi_marts(conn=conn, config=config, pairs=pairs, tables=[table], today=today)
     return n
+
+
+# ---- derived values: year to date, rolling 3 months, change on last month and last year ---------------------
+
+
+def refresh_derived_values(*, conn: Connection, config: Config, kpi_codes: Sequence[str],
+                           region_codes: Sequence[str], since: str) -> int:
+    """Recompute YTD, rolling and change columns of the months from `since` on, which the new values feed."""
+    m = MartKpiMonthly
+    start = f"{int(since[:4]) - 1}-01"
+    stmt = (select(m.region_code, m.period, m.kpi_code, m.value, m.numerator, m.denominator)
+            .where(m.kpi_code.in_(list(kpi_codes)), m.region_code.in_(list(region_codes)), m.period >= start))
+    frame = pd.DataFrame(conn.execute(stmt).all(),
+                         columns=["region_code", "period", "kpi_code", "value", "numerator", "denominator"])
+    if frame.empty:
+        return 0
+    derived = derive_values(frame, {code: computation_for(config.kpi_by_code[code]) for code in kpi_codes})
+    derived = derived[derived["period"] >= since]
+    if derived.empty:
+        return 0
+    upd = (update(m).where(m.region_code == bindparam("r"), m.period == bindparam("p"), m.kpi_code == bindparam("k"))
+           .values(ytd_value=bindparam("ytd"), rolling3_value=bindparam("r3"), mom_change=bindparam("mom"),
+                   yoy_change=bindparam("yoy")))
+    records = [dict(r=r.region_code, p=r.period, k=r.kpi_code, ytd=_opt(r.ytd), r3=_opt(r.r3), mom=_opt(r.mom),
+                    yoy=_opt(r.yoy)) for r in derived.itertuples(index=False)]
+    conn.execute(upd, records)
+    return len(records)
+
+
+def _opt(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _month_index(period: pd.Series) -> pd.Series:
+    return period.str[:4].astype(int) * 12 + period.str[5:7].astype(int) - 1
+
+
+def derive_values(frame: pd.DataFrame, comps: Mapping[str, Computation]) -> pd.DataFrame:
+    """YTD and rolling-3 values pooled from monthly sums (flows) or taken as is (stocks); MoM and YoY changes."""
+    f = frame.copy()
+    f["month"] = _month_index(f["period"])
+    f["year"] = f["period"].str[:4]
+    keys = ["region_code", "kpi_code"]
+    f = f.sort_values([*keys, "month"])
+    scale = f["kpi_code"].map({k: c.scale for k, c in comps.items()})
+    family = f["kpi_code"].map({k: c.family for k, c in comps.items()})
+    has_den = f["kpi_code"].map({k: bool(c.denominator) for k, c in comps.items()})
+    num = f["numerator"].astype(float)
+    den = f["denominator"].astype(float)
+    ytd_num = num.groupby([f[k] for k in keys] + [f["year"]]).cumsum()
+    ytd_den = den.groupby([f[k] for k in keys] + [f["year"]]).cumsum()
+    r3_num, r3_den = (_rolling(f, num), _rolling(f, den))
+    f["ytd"] = _pooled(ytd_num, ytd_den, scale, has_den)
+    f["r3"] = _pooled(r3_num, r3_den, scale, has_den)
+    stock = family == "stock"
+    for col in ("ytd", "r3"):
+        f[col] = f[col].where(~stock, f["value"].astype(float)).where(family != "median")
+    by_month = f.set_index([*keys, "month"])["value"]
+    for col, lag in (("mom", 1), ("yoy", 12)):
+        prior = by_month.reindex(pd.MultiIndex.from_arrays([f["region_code"], f["kpi_code"], f["month"] - lag]))
+        f[col] = f["value"].to_numpy(dtype=float) - prior.to_numpy(dtype=float)
+    return f[["region_code", "period", "kpi_code", "ytd", "r3", "mom", "yoy"]]
+
+
+def _rolling(f: pd.DataFrame, values: pd.Series) -> pd.Series:
+    """The sum over this month and the two before it, counting only months that are present."""
+    s = pd.Series(values.to_numpy(dtype=float), index=pd.MultiIndex.from_arrays(
+        [f["region_code"], f["kpi_code"], f["month"]]))
+    total = pd.Series(0.0, index=s.index)
+    seen = pd.Series(False, index=s.index)
+    for lag in range(3):
+        shifted = s.reindex(pd.MultiIndex.from_arrays([f["region_code"], f["kpi_code"], f["month"] - lag]))
+        present = shifted.notna().to_numpy()
+        total = total + shifted.fillna(0.0).to_numpy()
+        seen = seen | present
+    return pd.Series(np.where(seen.to_numpy(), total.to_numpy(), np.nan), index=values.index)
+
+
+def _pooled(num: pd.Series, den: pd.Series, scale: pd.Series, has_den: pd.Series) -> pd.Series:
+    ratio = np.where(has_den, num / den.where(den != 0), num)
+    return pd.Series(ratio * scale.to_numpy(dtype=float), index=num.index)
 
 
 # ---- reads shared by the dashboard and the bulletin ----------------------------------------------------------

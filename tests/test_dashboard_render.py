@@ -176,7 +176,7 @@ def test_labels_and_freshness_follow_the_language(dashboard_app):
     assert zh[4] == [{"label": "2026年10月", "value": LATEST}, {"label": "2026年9月", "value": PREVIOUS}]
     assert en[4][0] == {"label": "Oct 2026", "value": LATEST}
     labels = [o["label"] for o in en[5]]
-    assert labels[:2] == ["Average processing time", "On-time completion rate"]
+    assert labels[:3] == ["Average processing time", "Median processing time", "On-time completion rate"]
     assert labels == [k.name_en for k in dashboard_app.server.config["BIZENV"].config.kpis]
     assert asof_zh == "数据截至 2026年11月2日 07:45"  # the failed run after it does not count
     assert asof_en == "Data as of 2 Nov 2026 07:45"
