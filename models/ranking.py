@@ -167,31 +167,46 @@ def _inputs(mart: pd.DataFrame, config: Config, period: str, family_of: FamilyOf
                    arrays["sample_size"], city_rate, [family_of(k) for k in kpis])
 
 
+def _beta_posterior(x: np.ndarray, n: np.ndarray, shrunk: np.ndarray, mean: float,
+                    fallback: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Beta posterior of each county's rate: the fitted city prior when shrunk, Jeffreys' otherwise."""
+    alpha, beta = fit_beta_prior(successes=x, trials=n, mean=mean, fallback=fallback)
+    a, b = np.where(shrunk, x + alpha, x + JEFFREYS), np.where(shrunk, n - x + beta, n - x + JEFFREYS)
+    return a, b, a / (a + b)
+
+
+def _gamma_posterior(y: np.ndarray, e: np.ndarray, shrunk: np.ndarray,
+                     mean: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gamma posterior (shape, rate) of each county's event rate per unit of exposure, and its mean per 10k."""
+    shape, rate = fit_gamma_prior(events=y, exposure=e, mean=mean, fallback=GAMMA_SHAPE_FLOOR)
+    if np.isinf(shape):  # the city has no events: a shrunk county is put at zero
+        a, b = np.where(shrunk, 0.0, y + JEFFREYS), np.where(shrunk, 1.0, e)
+    else:
+        a, b = np.where(shrunk, y + shape, y + JEFFREYS), np.where(shrunk, e + rate, e)
+    return a, b, PER_10K * a / b
+
+
 def _adjust_column(inp: _Inputs, k: int, shrink: bool) -> tuple[np.ndarray, ...]:
     """One indicator's scored values, flags and posteriors across the counties."""
     kpi, family = inp.kpis[k], inp.family[k]
-    value, x, n, size = inp.value[:, k], inp.num[:, k], inp.den[:, k], inp.size[:, k]
+    value, size = inp.value[:, k], inp.size[:, k]
     with np.errstate(invalid="ignore"):
-        counted = np.isfinite(x) & np.isfinite(n) & (n > 0) & (x >= 0) & ((x <= n) | (family == "per_10k"))
-    counted &= family in ("proportion", "per_10k")
+        counted = (np.isfinite(inp.num[:, k]) & np.isfinite(inp.den[:, k]) & (inp.den[:, k] > 0)
+                   & (inp.num[:, k] >= 0) & ((inp.num[:, k] <= inp.den[:, k]) | (family == "per_10k")))
+    counted &= family in ("proportion", "per_10k") and bool(np.isfinite(inp.city_rate[k]))
+    x, n = np.where(counted, inp.num[:, k], np.nan), np.where(counted, inp.den[:, k], np.nan)
     present = np.isfinite(value)
     small = present & (np.nan_to_num(size, nan=0.0) < kpi.min_sample)
     shrunk = small & counted & shrink
+    left_out = small & ~shrunk
     flag = np.where(~present, "no_data", np.where(shrunk, "shrunk", np.where(small, "small_sample", "")))
-    adjusted = np.where(small & ~shrunk, np.nan, value)
-    a = b = np.full(len(value), np.nan)
-    kind = np.where(counted & present & ~(small & ~shrunk), "beta" if family == "proportion" else "gamma", "fixed")
+    a = b = posterior_mean = np.full(len(value), np.nan)
     if family == "proportion":
-        alpha, beta = fit_beta_prior(successes=x, trials=n, mean=inp.city_rate[k], fallback=max(kpi.min_sample, 2))
-        a, b = np.where(shrunk, x + alpha, x + JEFFREYS), np.where(shrunk, n - x + beta, n - x + JEFFREYS)
-        adjusted = np.where(shrunk, a / (a + b), adjusted)
+        a, b, posterior_mean = _beta_posterior(x, n, shrunk, inp.city_rate[k], max(kpi.min_sample, 2))
     elif family == "per_10k":
-        shape, rate = fit_gamma_prior(events=x, exposure=n, mean=inp.city_rate[k], fallback=GAMMA_SHAPE_FLOOR)
-        if np.isinf(shape):
-            a, b = np.where(shrunk, 0.0, x + JEFFREYS), np.where(shrunk, 1.0, n)
-        else:
-            a, b = np.where(shrunk, x + shape, x + JEFFREYS), np.where(shrunk, n + rate, n)
-        adjusted = np.where(shrunk, PER_10K * a / b, adjusted)
+        a, b, posterior_mean = _gamma_posterior(x, n, shrunk, inp.city_rate[k])
+    adjusted = np.where(shrunk, posterior_mean, np.where(left_out, np.nan, value))
+    kind = np.where(counted & present & ~left_out, "beta" if family == "proportion" else "gamma", "fixed")
     return adjusted, flag, a, b, kind
 
 
@@ -391,8 +406,8 @@ def refresh_county_ranking(*, conn: Connection, config: Config, periods: Iterabl
     n = 0
     for period in wanted:
         previous = _point_ranks(mart, config, _shift_period(period, -1), family_of)
-        if not (mart["period"] == period).any():
-            n += _replace_month(conn, MonthScores(mart.iloc[:0], mart.iloc[:0]), period)
+        if not (mart["period"] == period).any():  # no KPI values left for the month: no ranking either
+            _replace_month(conn, MonthScores(pd.DataFrame(), pd.DataFrame()), period)
             continue
         scores = score_month(mart=mart, config=config, period=period, previous_ranks=previous, family_of=family_of)
         n += _replace_month(conn, scores, period)
