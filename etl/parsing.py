@@ -88,6 +88,11 @@ def format_datetime(values: pd.Series) -> pd.Series:
     return _as_text(values, "s")
 
 
+def format_date(values: pd.Series) -> pd.Series:
+    """Dates as warehouse text ('YYYY-MM-DD'), NA where missing."""
+    return _as_text(values, "D")
+
+
 def format_period(values: pd.Series) -> pd.Series:
     """'YYYY-MM' periods, NA where the datetime is missing."""
     return _as_text(values, "M")

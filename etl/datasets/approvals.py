@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from etl.datasets.base import (
@@ -16,7 +17,8 @@ from etl.datasets.base import (
     resolve_region,
     take_fields,
 )
-from etl.parsing import clean_text, format_datetime, format_period, parse_datetime, parse_int
+from etl.parsing import clean_text, format_date, format_datetime, format_period, parse_datetime, parse_int
+from models.calendar import WorkCalendar
 
 NAME = "approvals"
 TABLE = "fact_approval_case"
@@ -41,6 +43,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "visits": ("PDCS",),
     "fully_online": ("SFQCWB",),
     "source_updated_at": ("GXSJ",),
+    # Optional: the "一件事" bundle (e.g. 企业开办) the case belongs to; platforms name it differently.
+    "bundle_id": ("YJSBH", "bundleId", "bundle_id", "一件事编号", "套餐编号"),
 }
 REQUIRED = ["case_id", "item_code", "region", "accepted_at", "completed_at", "status", "source_updated_at"]
 
@@ -58,9 +62,26 @@ TRUE_TEXT = {"1", "是", "true", "True", "Y", "y"}
 COLUMNS = [
     "case_id", "region_code", "item_code", "item_known", "dept_code", "channel", "submitted_at", "accepted_at",
     "completed_at", "status", "promised_days", "statutory_days", "suspended_days", "working_days", "visits",
-    "fully_online", "accepted_period", "completed_period", "source_updated_at",
+    "fully_online", "accepted_period", "completed_period", "due_date", "due_period", "bundle_id", "source_updated_at",
 ]
 HASHED = [c for c in COLUMNS if c != "source_updated_at"]
+
+
+def due_dates(calendar: WorkCalendar, accepted: pd.Series, promised: pd.Series, suspended: pd.Series) -> pd.Series:
+    """The last day a case can be completed and still be on time; NaT without a promised limit.
+
+    Completion counts as on time while `working_days` <= promised, i.e. while fewer than promised + suspended + 1
+    working days have passed since the acceptance day. The due date is therefore the day before the
+    (promised + suspended + 1)-th working day: the (promised + suspended)-th working day itself, plus the
+    weekends or holidays right after it, on which completing uses up no further working day.
+    """
+    limit = promised.astype("Float64") + suspended.astype("Float64")
+    has_limit = limit.notna().to_numpy()
+    n = limit.fillna(0).to_numpy(dtype="int64") + 1
+    start = accepted.to_numpy("datetime64[D]")
+    start = np.where(has_limit, start, np.datetime64("NaT"))
+    nxt = calendar.add_working_days_many(start, n)
+    return pd.Series((nxt - np.timedelta64(1, "D")).astype("datetime64[s]"), index=accepted.index)
 
 
 def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str, str] | None = None,
@@ -108,6 +129,7 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
     promised = parse_int(f["promised_days"]).fillna(pd.to_numeric(cat_promised).astype("Int64"))
     statutory = parse_int(f["statutory_days"]).fillna(pd.to_numeric(cat_statutory).astype("Int64"))
     days = (working - suspended.astype(float)).clip(lower=0).where(completed.notna())
+    due = due_dates(ctx.calendar, accepted, promised, suspended)
     out = pd.DataFrame({
         "case_id": case_id,
         "region_code": region,
@@ -127,6 +149,9 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
         "fully_online": clean_text(f["fully_online"]).isin(TRUE_TEXT).astype(int),
         "accepted_period": format_period(accepted),
         "completed_period": format_period(completed),
+        "due_date": format_date(due),
+        "due_period": format_period(due),
+        "bundle_id": clean_text(f["bundle_id"]),
         "source_updated_at": format_datetime(parse_datetime(f["source_updated_at"])),
     })[good]
     out = finish_rows(out, hashed=HASHED, key=KEY, ctx=ctx, source=source, lines=lines)

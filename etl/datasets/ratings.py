@@ -58,7 +58,7 @@ RECTIFY = {"已整改": "rectified", "整改中": "in_progress", "未整改": "n
 TRUE_TEXT = {"是", "1", "y", "yes", "true", "已核实"}
 
 COLUMNS = ["rating_id", "case_id", "region_code", "channel", "rated_at", "rated_period", "level", "comment",
-           "verified_bad", "rectify_status", "rectified_at"]
+           "verified_bad", "rectify_status", "rectified_at", "rectify_working_days"]
 HASHED = COLUMNS
 
 
@@ -111,6 +111,8 @@ def prepare(raw: pd.DataFrame, *, source: str | pd.Series, ctx: Context, fields:
     ], raw.index)
     rejects = reject_frame(raw, reasons, source=source, lines=lines)
     good = reasons.isna()
+    rectify_days = ctx.calendar.working_days_between_many(rated.to_numpy("datetime64[D]"),
+                                                          rectified.to_numpy("datetime64[D]"))
     out = pd.DataFrame({
         "rating_id": rating_id,
         "case_id": clean_text(f["case_id"]),
@@ -123,6 +125,7 @@ def prepare(raw: pd.DataFrame, *, source: str | pd.Series, ctx: Context, fields:
         "verified_bad": _key(f["verified_bad"]).isin(TRUE_TEXT).astype(int),
         "rectify_status": _key(f["rectify_status"]).map(RECTIFY).astype("string"),
         "rectified_at": format_datetime(rectified),
+        "rectify_working_days": pd.Series(rectify_days, index=raw.index).clip(lower=0).round().astype("Int64"),
     })[good]
     out = finish_rows(out, hashed=HASHED, key=KEY, ctx=ctx, source=source, lines=lines)
     return Prepared(rows=out, rejects=rejects)
