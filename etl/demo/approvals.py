@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from etl.demo.catalogue import Catalogue, item_rows
+from etl.demo.catalogue import BUNDLE_FOLLOWERS, BUNDLE_LEAD, Catalogue, item_rows
 from etl.demo.common import (
     DAY,
     HOUR,
+    TAG_BUNDLES,
     TAG_CASES,
     Context,
     Month,
@@ -36,7 +37,7 @@ WINDOW, WEB, MOBILE, KIOSK = range(4)
 STATUSES = np.array(["已办结", "在办", "补正中", "不予受理", "撤件"])
 DONE, OPEN, SUSPENDED, REJECTED, WITHDRAWN = range(5)
 CASE_COLUMNS = ["SBLSH", "SXBM", "SXMC", "XZQHDM", "SLBMBM", "SLBMMC", "SBQD", "SBSJ", "SLSJ", "BJSJ", "BJZT",
-                "ZTTS", "CNSX", "FDSX", "PDCS", "SFQCWB", "GXSJ"]
+                "ZTTS", "CNSX", "FDSX", "PDCS", "SFQCWB", "YJSBH", "GXSJ"]
 ITEM_COLUMNS = ["SXBM", "SXMC", "SSBMBM", "SSBMMC", "FDSX", "CNSX", "SFJBJ", "GXSJ"]
 CASE_BAD_BASES = {"bjsj_before_slsj": 40, "unknown_region": 30, "malformed_slsj": 30, "negative_pdcs": 25,
                   "empty_sblsh": 15}
@@ -46,6 +47,10 @@ MALFORMED_TIMES = np.array(["2026-13-45 25:61:00", "", "2025-02-30 10:00:00", "2
 # (first, span) of suspended working days for 补正, 公示, 听证, 专家评审.
 _SUSPENSION_LO = np.array([2, 5, 10, 10])
 _SUSPENSION_SPAN = np.array([14, 6, 16, 21])
+# The 企业开办 bundle's own limits, which its follower cases carry (the licence keeps its item's limits).
+BUNDLE_PROMISED, BUNDLE_STATUTORY = 3, 5
+# Chance that each follower (seal, invoice, social security) needs a working day after the licence.
+_FOLLOWER_STEP = np.array([0.45, 0.55, 0.75])
 
 
 @dataclass
@@ -174,6 +179,7 @@ def generate_month_cases(ctx: Context, cat: Catalogue, month: Month, bad: dict[s
     rng = ctx.rng(TAG_CASES, month.index)
     c = _intake(ctx, rng, cat, month)
     c.update(_outcome(ctx, rng, cat, c))
+    c = _with_bundles(ctx, cat, month, c)
     n = len(c["county"])
     r = c["r"]
     fully_online = c["online"] & cat.online_capable[c["item"]] & (rng.random(n) < 0.72 + 0.2 * r)
@@ -190,12 +196,12 @@ def generate_month_cases(ctx: Context, cat: Catalogue, month: Month, bad: dict[s
         "SBLSH": case_id, "SXBM": cat.code[item], "SXMC": cat.name[item], "XZQHDM": region,
         "SLBMBM": cat.dept_code[item], "SLBMMC": cat.dept_name[item], "SBQD": CHANNELS[c["channel"]],
         "SBSJ": fmt_ts(c["sb"]), "SLSJ": fmt_ts(c["sl"]), "BJSJ": fmt_opt(c["bj"], ~c["open"]),
-        "BJZT": STATUSES[c["status"]], "ZTTS": c["ztts"], "CNSX": c["promised"], "FDSX": cat.statutory[item],
-        "PDCS": pdcs, "SFQCWB": np.where(fully_online, "1", "0"), "GXSJ": fmt_ts(gx),
+        "BJZT": STATUSES[c["status"]], "ZTTS": c["ztts"], "CNSX": c["promised"], "FDSX": c["statutory"],
+        "PDCS": pdcs, "SFQCWB": np.where(fully_online, "1", "0"), "YJSBH": c["bundle"], "GXSJ": fmt_ts(gx),
     }
     order = np.lexsort((case_id, c["sl"]))
     order = order[c["sl"][order] <= ctx.now]
-    rows = {k: (v.astype(object) if v.dtype.kind == "U" else v)[order] for k, v in rows.items()}
+    rows = {k: (v.astype(object) if v.dtype.kind in "UO" else v)[order] for k, v in rows.items()}
     batch = CaseBatch(rows=rows, county=c["county"][order], item=item[order], channel=c["channel"][order],
                       accepted=c["sl"][order], completed=c["bj"][order], status=c["status"][order],
                       late=c["late"][order], open_overdue=c["open_overdue"][order], case_id=case_id[order],
@@ -246,6 +252,55 @@ def _outcome(ctx: Context, rng: np.random.Generator, cat: Catalogue, c: dict[str
     open_overdue = open_ & (elapsed - ztts > promised)
     return {"promised": promised, "late": late, "bj": bj, "open": open_, "ztts": ztts, "status": status,
             "open_overdue": open_overdue}
+
+
+def _with_bundles(ctx: Context, cat: Catalogue, month: Month, c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """企业开办 bundles: for a share of new business licences, the seal, invoice and social-security cases.
+
+    The followers are filed in the licence's county through the same channel and accepted the same day, and all
+    four share one bundle id. They finish on the licence's day or a working day or two after it, so a bundle
+    typically takes 1-3 working days; slow counties take longer now and then. Random draws come from their own
+    stream, so the other cases do not depend on them.
+    """
+    rng = ctx.rng(TAG_BUNDLES, month.index)
+    n = len(c["county"])
+    c = {**c, "statutory": cat.statutory[c["item"]], "bundle": np.full(n, None, dtype=object)}
+    lead_ok = (c["item"] == cat.index_of(BUNDLE_LEAD)) & (c["ztts"] == 0) & (
+        (c["status"] == DONE) | (c["open"] & (c["bj"] > ctx.now)))
+    leads = np.flatnonzero(lead_ok & (rng.random(n) < 0.35 + 0.4 * c["r"]))
+    m = len(leads)
+    if not m:
+        return c
+    county, sl, sb = c["county"][leads], c["sl"][leads], c["sb"][leads]
+    sl_day, sb_day = day_of(sl), day_of(sb)
+    lead_bj = np.minimum(c["bj"][leads], ctx.now + 400 * DAY)
+    lead_days = working_days_between(ctx, sl_day, day_of(lead_bj))
+    slow = ctx.speed[county] ** 4
+    # KB + current county code + submission day + running number: submission days never span two months.
+    codes = np.char.add("KB", ctx.codes[county].astype("U6"))
+    ids = serial(codes, sb_day, group_sequence(county.astype(np.int64) * 40_000 + sb_day.astype(np.int64), sb),
+                 width=4).astype(object)
+    c["bundle"][leads] = ids
+    parts: list[dict[str, np.ndarray]] = []
+    elapsed = working_days_between(ctx, sl_day, np.full(m, ctx.now_day))
+    for k, name in enumerate(BUNDLE_FOLLOWERS):
+        step = (rng.random(m) < _FOLLOWER_STEP[k]).astype(np.int64) + rng.poisson(0.3 * slow)
+        total = lead_days + step
+        day_end = (sl // DAY) * DAY + 18 * HOUR + 1800
+        f_sl = np.minimum(sl + rng.integers(60, 900, m), np.maximum(sl, day_end))
+        bj = _completion(ctx, rng, f_sl, total, np.zeros(m, dtype=bool))
+        # A follower finishing on the licence's day finishes after it: it needs the licence.
+        bj = np.where((step == 0) & (bj < lead_bj), lead_bj + rng.integers(300, 1800, m), bj)
+        open_ = bj > ctx.now
+        parts.append({
+            "county": county, "item": np.full(m, cat.index_of(name)), "channel": c["channel"][leads],
+            "online": c["online"][leads], "auto": np.zeros(m, dtype=bool), "sb": c["sb"][leads], "sl": f_sl,
+            "r": c["r"][leads], "promised": np.full(m, BUNDLE_PROMISED), "late": total > BUNDLE_PROMISED, "bj": bj,
+            "open": open_, "ztts": np.zeros(m, dtype=np.int64), "status": np.where(open_, OPEN, DONE),
+            "open_overdue": open_ & (elapsed > BUNDLE_PROMISED), "statutory": np.full(m, BUNDLE_STATUTORY),
+            "bundle": ids,
+        })
+    return {k: np.concatenate([v, *(p[k].astype(v.dtype) for p in parts)]) for k, v in c.items()}
 
 
 def _completion(ctx: Context, rng: np.random.Generator, sl: np.ndarray, total: np.ndarray,
@@ -310,7 +365,7 @@ class ApprovalDb:
                                 FDSX INTEGER, CNSX INTEGER, SFJBJ TEXT, GXSJ TEXT);
             CREATE TABLE cases (SBLSH TEXT, SXBM TEXT, SXMC TEXT, XZQHDM TEXT, SLBMBM TEXT, SLBMMC TEXT,
                                 SBQD TEXT, SBSJ TEXT, SLSJ TEXT, BJSJ TEXT, BJZT TEXT, ZTTS INTEGER,
-                                CNSX INTEGER, FDSX INTEGER, PDCS INTEGER, SFQCWB TEXT, GXSJ TEXT);
+                                CNSX INTEGER, FDSX INTEGER, PDCS INTEGER, SFQCWB TEXT, YJSBH TEXT, GXSJ TEXT);
             """
         )
 

@@ -104,6 +104,10 @@ _ITEMS: dict[str, list[str]] = {
     ],
 }
 
+# The 企业开办 "一件事" bundle: the business licence leads; seal, invoice and social-security registration follow.
+BUNDLE_LEAD = "企业设立登记"
+BUNDLE_FOLLOWERS = ("公章刻制备案", "发票领用", "社会保险登记")
+
 # Instant items are popular but mostly small; this brings them to ~30% of cases.
 INSTANT_POPULARITY = 0.36
 # Promised limits were compressed again on this day; cases accepted earlier carry the old snapshot.
@@ -127,6 +131,11 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.code)
+
+    def index_of(self, name: str) -> int:
+        """The catalogue position of an item by its name."""
+        (found,) = np.flatnonzero(self.name == name)
+        return int(found)
 
     def promised_at(self, item: np.ndarray, days: np.ndarray) -> np.ndarray:
         """The promised limit a case accepted on `days` was given."""

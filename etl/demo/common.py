@@ -24,6 +24,7 @@ REFERENCE_MONTHS = 46  # 2023-01..2026-10: the window the bad-row bases are tune
 # Stable per-source tags mixed into every random stream, so adding a source never shifts another.
 TAG_PROFILE, TAG_CATALOGUE, TAG_CASES, TAG_RATINGS, TAG_RATING_FILES, TAG_HOTLINE, TAG_COUNTY, TAG_PLAN = (
     101, 102, 103, 104, 105, 106, 107, 108)
+TAG_BUNDLES = 109
 
 
 @dataclass(frozen=True)

@@ -269,8 +269,9 @@ class RatingsInbox:
             self.stats.duplicate_files.append({"file": copy, "same_as": name})
 
     def _decorate(self, rng: np.random.Generator, day: np.datetime64, lines: list[str], plain: bool) -> list[str]:
-        """Title row above the header on some days, a few blank rows on others."""
-        if not plain and rng.random() < 0.2:
+        """Title row above the header on some days (always on a day without ratings, so that two empty exports
+        are not the same bytes and taken for one file delivered twice), a few blank rows on others."""
+        if not plain and (len(lines) <= 1 or rng.random() < 0.2):
             y, m, d = str(day).split("-")
             lines.insert(0, f"晋中市政务服务“好差评”数据导出（{y}年{m}月{d}日）")
             self.stats.title_row_files += 1
