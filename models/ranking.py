@@ -256,14 +256,15 @@ def _seed(seed: int, period: str) -> np.random.Generator:
     return np.random.default_rng([seed, int(period[:4]), int(period[5:7])])
 
 
-def _rank_interval(composite_draws: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
+def _rank_interval(composite_draws: np.ndarray, rank: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central `interval` of each county's ranks over the draws, widened to hold the rank shown; NaN if unranked."""
     ranks = min_rank(composite_draws)
     low, high = np.full(ranks.shape[1], np.nan), np.full(ranks.shape[1], np.nan)
-    ranked = ~np.isnan(ranks).all(axis=0)
+    ranked = ~np.isnan(rank) & ~np.isnan(ranks).all(axis=0)
     tail = (1 - interval) / 2
     low[ranked] = np.nanquantile(ranks[:, ranked], tail, axis=0, method="lower")
     high[ranked] = np.nanquantile(ranks[:, ranked], 1 - tail, axis=0, method="higher")
-    return low, high
+    return np.fmin(low, rank), np.fmax(high, rank)
 
 
 def _flags(pillar_score: np.ndarray, weights: np.ndarray) -> list[str]:
@@ -291,11 +292,10 @@ def score_month(*, mart: pd.DataFrame, config: Config, period: str, previous_ran
     rank = min_rank(composite)
     low = high = np.full(len(inp.units), np.nan)
     if intervals:
-        drawn = dtf_score(_draw(adj, settings.draws, _seed(settings.seed, period)), best, worst)
+        rng = _seed(settings.seed, period)
+        drawn = dtf_score(_draw(adj, settings.draws, rng), best, worst)
         drawn = np.where(np.isnan(scores), np.nan, drawn)  # a value left out stays out in every world
-        low, high = _rank_interval(aggregate(drawn, pillars, weights)[1], settings.interval)
-        low, high = np.fmin(low, rank), np.fmax(high, rank)  # the interval always holds the rank shown
-        low, high = np.where(np.isnan(rank), np.nan, low), np.where(np.isnan(rank), np.nan, high)
+        low, high = _rank_interval(aggregate(drawn, pillars, weights)[1], rank, settings.interval)
     before = previous_ranks or {}
     previous = np.array([np.nan if before.get(u) is None else before[u] for u in inp.units], float)
     indicators = _indicator_frame(inp, adj, scores, points, period)
