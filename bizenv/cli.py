@@ -111,7 +111,33 @@ def cmd_kpi_rebuild(args: argparse.Namespace, config: Config) -> int:
     started = time.perf_counter()
     with warehouse.engine.begin() as conn:
         rows = rebuild_kpi_marts(conn=conn, config=config)
-    _print(f"rebuilt {rows:,} mart rows for {len(config.kpis)} KPIs in {time.perf_counter() - started:.1f}s")
+    _print(f"rebuilt {rows:,} mart rows for {len(config.kpis)} KPIs and the county ranking "
+           f"in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _month(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {value!r}")
+    return value
+
+
+def cmd_kpi_alerts(args: argparse.Namespace, config: Config) -> int:
+    """List a month's breaches (targets missed, overdue open cases, bad reviews past their deadline)."""
+    from bizenv.i18n import describe_alert, t
+    from models.alerts import kpi_alerts
+    from models.kpis import current_period, previous_period
+
+    period = args.month or previous_period(current_period(config.timezone))
+    warehouse = _warehouse(config)
+    with warehouse.session() as session:
+        alerts = kpi_alerts(session=session, config=config, period=period,
+                            region_codes=[args.region] if args.region else None)
+    for alert in alerts:
+        _print(f"[{t(f'alert.severity.{alert.severity}', args.lang)}] {describe_alert(alert, args.lang, config)}")
+    _print(f"{period}: {len(alerts)} alert(s)")
     return 0
 
 
@@ -215,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     kpi = sub.add_parser("kpi", help="KPI marts").add_subparsers(dest="kpi_command", required=True)
     kpi.add_parser("rebuild", help="recompute every mart row from the facts").set_defaults(func=cmd_kpi_rebuild)
+    alerts = kpi.add_parser("alerts", help="a month's breaches: targets missed, overdue cases, bad reviews")
+    alerts.add_argument("--month", type=_month, help="YYYY-MM (default: last month)")
+    alerts.add_argument("--region", help="one region code (default: the city and every county)")
+    alerts.add_argument("--lang", choices=["zh", "en"], default="zh")
+    alerts.set_defaults(func=cmd_kpi_alerts)
 
     sched = sub.add_parser("scheduler", help="run scheduled ETL jobs in this process (cron schedules from config)")
     sched.set_defaults(func=cmd_scheduler)

@@ -1,4 +1,4 @@
-"""The one message catalogue (zh, en) and the locale formatting every page and figure uses.
+"""The one message catalogue (zh, en) and the locale formatting that the dashboard, the bulletin and the CLI use.
 
 Every string a person sees comes from MESSAGES or from config (KPI and region names); no page holds a literal.
 """
@@ -59,7 +59,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "value.working_days": {"zh": "{n} 个工作日", "en": "{n} working days"},
     "value.ratio": {"zh": "{n}", "en": "{n}"},
     "value.count": {"zh": "{n} 件", "en": "{n}"},
-    "value.per_10k": {"zh": "{n} 件/万户", "en": "{n} per 10k"},
+    "value.per_10k": {"zh": "{n}", "en": "{n} per 10k"},
     "value.yi_yuan": {"zh": "{n} 亿元", "en": "CNY {n} bn"},
     "value.wan_yuan": {"zh": "{n} 万元", "en": "CNY {n} m"},
     "value.score": {"zh": "{n} 分", "en": "{n} points"},
@@ -67,12 +67,26 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "unit.working_days": {"zh": "工作日", "en": "working days"},
     "unit.ratio": {"zh": "%", "en": "%"},
     "unit.count": {"zh": "件", "en": "count"},
-    "unit.per_10k": {"zh": "件/万户", "en": "per 10k"},
+    "unit.per_10k": {"zh": "每万", "en": "per 10k"},
     "unit.yi_yuan": {"zh": "亿元", "en": "bn CNY"},
     "unit.wan_yuan": {"zh": "万元", "en": "m CNY"},
     "unit.score": {"zh": "分", "en": "points"},
     "unit.visits": {"zh": "次", "en": "visits"},
     "unit.pp": {"zh": "个百分点", "en": "pp"},
+    # alerts (models.alerts), as the CLI, the dashboard and the bulletin word them
+    "alert.severity.high": {"zh": "严重", "en": "high"},
+    "alert.severity.medium": {"zh": "一般", "en": "medium"},
+    "alert.target_missed": {"zh": "{region}{kpi}为 {value}，未达到目标 {target}",
+                            "en": "{region}: {kpi} is {value}, missing its target of {target}"},
+    "alert.target_missed_worse": {"zh": "{region}{kpi}为 {value}，未达到目标 {target}，且较上月变差 {change}",
+                                  "en": "{region}: {kpi} is {value}, missing its target of {target}, and worse than "
+                                        "last month by {change}"},
+    "alert.open_overdue_cases": {"zh": "{region}有 {count} 件办件超期未办结，最早应于 {oldest} 办结",
+                                 "en": "{region}: {count} approval cases are open past their due date; the oldest "
+                                       "was due {oldest}"},
+    "alert.bad_review_overdue": {"zh": "{region}有 {count} 条核实差评超过整改期限未整改，最早的评价于 {oldest}",
+                                 "en": "{region}: {count} verified bad reviews are past their rectification deadline; "
+                                       "the oldest was given {oldest}"},
 }
 
 # Decimal places per unit, and the factor that turns the stored value into the displayed number per language
@@ -207,3 +221,20 @@ def dropdown_labels(lang: str) -> dict[str, str]:
     """The built-in texts of a Dash 4 dropdown in the reader's language."""
     keys = ("search", "clear_search", "clear_selection", "no_options_found")
     return {k: MESSAGES[f"dropdown.{k}"][normalise_lang(lang)] for k in keys}
+
+
+def describe_alert(alert: Any, lang: str, config: Any) -> str:
+    """One sentence for an alert (a models.alerts.Alert), the same on every page, in the bulletin and the CLI."""
+    lang = normalise_lang(lang)
+    region = config.city if alert.region_code == config.city.code else next(
+        (u for u in config.city.units if u.code == alert.region_code), None)
+    region_text = name_in(region, lang) if region is not None else alert.region_code
+    kpi = config.kpi_by_code.get(alert.kpi_code) if alert.kpi_code else None
+    if alert.kind == "target_missed" and kpi is not None:
+        worse = alert.severity == "high" and alert.mom_change is not None
+        return t("alert.target_missed_worse" if worse else "alert.target_missed", lang, region=region_text,
+                 kpi=name_in(kpi, lang), value=format_value(alert.value, kpi.unit, lang),
+                 target=format_value(alert.target, kpi.unit, lang),
+                 change=format_change(abs(alert.mom_change), kpi.unit, lang) if worse else "")
+    oldest = alert.oldest.isoformat() if alert.oldest else MISSING
+    return t(f"alert.{alert.kind}", lang, region=region_text, count=f"{alert.count:,}", oldest=oldest)

@@ -15,8 +15,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html
 
+from bizenv.i18n import HTML_LANG, LANGS, t
 from dashboard.context import current_config, current_lang, install_context
-from dashboard.i18n import HTML_LANG, LANGS, t
 from models.config import Config, load_config
 from models.db import Warehouse
 

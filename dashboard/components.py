@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
-from dashboard.i18n import format_change, format_value, name_in, t, target_operator, value_parts
+from bizenv.i18n import format_change, format_value, name_in, t, target_operator, value_parts
 from models.kpis import KpiCard
 
 # Better/worse is said in words and arrows as well as colour (blue/orange stays apart for colour-blind readers).

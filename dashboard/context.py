@@ -14,7 +14,7 @@ from typing import TypeVar
 import flask
 from sqlalchemy.orm import Session
 
-from dashboard.i18n import Lang, normalise_lang
+from bizenv.i18n import Lang, normalise_lang
 from models.config import Config
 from models.db import Warehouse
 from models.migrate import warehouse_is_migrated

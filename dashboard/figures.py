@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.i18n import display_scale, format_number, name_in, region_name, t, unit_label
+from bizenv.i18n import display_scale, format_number, name_in, region_name, t, unit_label
 from models.config import KpiDefinition
 
 # CJK fonts first so Chinese never renders as boxes; the same stack as assets/10-bizenv.css.

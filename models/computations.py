@@ -15,7 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from models.config import KpiDefinition
 
 Family = Literal["proportion", "per_10k", "mean", "median", "sum", "stock", "ratio"]
 # proportion: successes / trials; per_10k: 10,000 × events / exposure; mean: average of a per-row quantity;
@@ -127,7 +131,8 @@ def _rectified_on_time(params: Mapping[str, object]) -> Computation:
     days = _deadline(params)
     on_time = f"{_VERIFIED_BAD} AND rectify_working_days IS NOT NULL AND rectify_working_days <= {days}"
     due = f"{_VERIFIED_BAD} AND (rectify_working_days IS NOT NULL OR rated_at < :rectify_cutoff_{days})"
-    return Computation("proportion", (_count(RATINGS, "rated_period", on_time),), (_count(RATINGS, "rated_period", due),))
+    return Computation("proportion", (_count(RATINGS, "rated_period", on_time),),
+                       (_count(RATINGS, "rated_period", due),))
 
 
 def _deadline(params: Mapping[str, object]) -> int:
@@ -233,6 +238,16 @@ def build_computation(name: str, params: Mapping[str, object]) -> Computation:
     """The computation a KPI names, with its parameters applied; raises ValueError on bad parameters."""
     spec = COMPUTATIONS[name]
     return spec if isinstance(spec, Computation) else spec(params)
+
+
+@lru_cache(maxsize=256)
+def _cached(name: str, params: tuple[tuple[str, object], ...]) -> Computation:
+    return build_computation(name, dict(params))
+
+
+def computation_for(kpi: KpiDefinition) -> Computation:
+    """The computation of a KPI, with its parameters applied."""
+    return _cached(kpi.computation, tuple(sorted(kpi.params.items())))
 
 
 def rectify_cutoff(*, today: dt.date, deadline_working_days: int,

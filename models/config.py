@@ -123,7 +123,8 @@ class KpiDefinition(_Strict):
     def _bounds_follow_direction(self) -> KpiDefinition:
         for year, b in self.index.items():
             if (b.best > b.worst) != (self.direction == "higher_is_better"):
-                raise ValueError(f"index.{year}: best {b.best} and worst {b.worst} contradict direction {self.direction}")
+                raise ValueError(f"index.{year}: best {b.best} and worst {b.worst} contradict "
+                                 f"direction {self.direction}")
         return self
 
     def target_for(self, period: str) -> float | None:
@@ -275,7 +276,8 @@ class Config(_Strict):
         pillars = {k.pillar for _, k in indexed}
         for pillar, weight in self.ranking.pillar_weights.items():
             if weight > 0 and pillar not in pillars:
-                raise ValueError(f"ranking.pillar_weights.{pillar}: weighted, but no KPI of that pillar has index bounds")
+                raise ValueError(f"ranking.pillar_weights.{pillar}: weighted, but no KPI of that pillar "
+                                 "has index bounds")
         for pillar in sorted(pillars - set(self.ranking.pillar_weights)):
             raise ValueError(f"ranking.pillar_weights: no weight for pillar {pillar!r}, which has indexed KPIs")
 

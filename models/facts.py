@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
 
 PERIOD = String(7)  # 'YYYY-MM'
+# The cases that were late or are still open: the only ones that can be open past due at some month's end.
+OVERDUE_INDEX_WHERE = "due_period IS NOT NULL AND (completed_period IS NULL OR completed_period > due_period)"
 
 
 class _Provenance:
@@ -31,6 +33,8 @@ class FactApprovalCase(_Provenance, Base):
         Index("ix_fact_approval_case_region_completed", "region_code", "completed_period"),
         Index("ix_fact_approval_case_completed_period", "completed_period"),
         Index("ix_fact_approval_case_region_accepted", "region_code", "accepted_period"),
+        Index("ix_fact_approval_case_overdue", "due_period", sqlite_where=text(OVERDUE_INDEX_WHERE),
+              postgresql_where=text(OVERDUE_INDEX_WHERE)),
     )
 
     case_id: Mapped[str] = mapped_column(String(64), primary_key=True)

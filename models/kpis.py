@@ -9,12 +9,10 @@ county values. Only the small mart table is read into pandas, for year-to-date a
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -23,11 +21,13 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select,
 from sqlalchemy.orm import Session
 
 from models.calendar import get_calendar
-from models.computations import COMPUTATIONS, Computation, Measure, build_computation, runtime_params
+from models.computations import COMPUTATIONS, Computation, Measure, computation_for, runtime_params
 from models.config import Config, KpiDefinition
 from models.dims import DimRegion
+from models.facts import OVERDUE_INDEX_WHERE
 from models.marts import MartKpiMonthly
 from models.ops import EtlRun
+from models.ranking import rebuild_county_ranking, refresh_county_ranking, wilson_interval
 from models.scope import Viewer
 
 __all__ = ["COMPUTATIONS", "Computation", "computation_for", "rebuild_kpi_marts", "refresh_kpi_marts"]
@@ -39,27 +39,18 @@ _BIND = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-@lru_cache(maxsize=256)
-def _computation(name: str, params: tuple[tuple[str, object], ...]) -> Computation:
-    return build_computation(name, dict(params))
-
-
-def computation_for(kpi: KpiDefinition) -> Computation:
-    """The computation of a KPI, with its parameters applied."""
-    return _computation(kpi.computation, tuple(sorted(kpi.params.items())))
-
-
 def _group_sql(key: tuple[str, str, bool, str | None], measures: Sequence[Measure]) -> str:
     """One GROUP BY over a fact table's indexed month slice that computes every measure needed from it."""
     table, period_column, open_at_month_end, derived = key
     cols = ", ".join(f"{m.expression} AS v{i}" for i, m in enumerate(measures))
     if open_at_month_end:
-        return (f"SELECT f.region_code, months.period, {cols} FROM {table} f "
-                "JOIN months ON f.due_period <= months.period "
-                "AND (f.completed_period IS NULL OR f.completed_period > months.period) "
-                "WHERE f.due_period IS NOT NULL AND f.due_date < :today_date AND f.status <> 'not_accepted' "
-                "AND (f.completed_period IS NULL OR f.completed_period > f.due_period) "
-                "GROUP BY f.region_code, months.period")
+        # The late-or-open cases come off a partial index, once; only they are joined to the months.
+        return (f"late AS MATERIALIZED (SELECT region_code, due_period, completed_period FROM {table} "
+                f"WHERE {OVERDUE_INDEX_WHERE} AND due_date < :today_date AND status <> 'not_accepted') "
+                f"SELECT late.region_code, months.period, {cols} FROM late "
+                "JOIN months ON late.due_period <= months.period "
+                "AND (late.completed_period IS NULL OR late.completed_period > months.period) "
+                "GROUP BY late.region_code, months.period")
     return (f"SELECT region_code, {period_column} AS period, {cols} FROM {derived or table} "
             f"WHERE {period_column} IN :periods GROUP BY region_code, {period_column}")
 
@@ -67,12 +58,12 @@ def _group_sql(key: tuple[str, str, bool, str | None], measures: Sequence[Measur
 def _months_cte(periods: Sequence[str]) -> str:
     if not all(_PERIOD.match(p) for p in periods):
         raise ValueError(f"not a YYYY-MM period among {periods!r}")
-    return "WITH months(period) AS (VALUES " + ", ".join(f"('{p}')" for p in periods) + ") "
+    return "WITH months(period) AS (VALUES " + ", ".join(f"('{p}')" for p in periods) + ")"
 
 
 def _run_group(conn: Connection, sql: str, periods: list[str], params: Mapping[str, object]) -> list[Row]:
     if "JOIN months" in sql:
-        sql = _months_cte(periods) + sql
+        sql = _months_cte(periods) + ", " + sql
     stmt = text(sql)
     names = set(_BIND.findall(sql))
     if "periods" in names:
@@ -170,16 +161,7 @@ def _interval(comp: Computation, num: float | None, den: float | None) -> tuple[
     if comp.family not in ("proportion", "per_10k") or num is None or not den or num > den:
         return None, None
     low, high = wilson_interval(num, den)
-    return comp.scale * low, comp.scale * high
-
-
-def wilson_interval(successes: float, trials: float, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval for a proportion: honest at small n and near 0 or 1, where the normal one is not."""
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return comp.scale * float(low), comp.scale * float(high)
 
 
 def target_status(*, kpi: KpiDefinition, config: Config, period: str, value: float | None) -> str | None:
@@ -209,9 +191,9 @@ def _runtime(config: Config, kpis: Sequence[KpiDefinition], today: dt.date | Non
 
 def refresh_kpi_marts(
     *, conn: Connection, config: Config, pairs: Iterable[Pair], tables: Iterable[str] | None = None,
-    today: dt.date | None = None,
+    today: dt.date | None = None, rank: bool = True,
 ) -> int:
-    """Recompute `mart_kpi_monthly` for exactly the touched (region, month) pairs, plus the city for those months."""
+    """Recompute `mart_kpi_monthly` for exactly the touched (region, month) pairs and the city, then their ranking."""
     pairs = {p for p in pairs if p[1] and p[0] != config.city.code}
     kpis = _kpis_reading(config, tables)
     if not pairs or not kpis:
@@ -234,6 +216,8 @@ def refresh_kpi_marts(
     _replace_rows(conn, rows)
     refresh_derived_values(conn=conn, config=config, kpi_codes=[k.code for k in kpis],
                            region_codes=sorted({r for r, _ in targets}), since=periods[0])
+    if rank:
+        refresh_county_ranking(conn=conn, config=config, periods=periods)
     return len(rows)
 
 
@@ -266,7 +250,8 @@ def rebuild_kpi_marts(*, conn: Connection, config: Config, today: dt.date | None
     for table, period_column in FACT_MONTHS.items():
         sql = f"SELECT DISTINCT region_code, {period_column} FROM {table} WHERE {period_column} IS NOT NULL"
         pairs = {(r[0], r[1]) for r in conn.execute(text(sql))}
-        n += refresh_kpi_marts(conn=conn, config=config, pairs=pairs, tables=[table], today=today)
+        n += refresh_kpi_marts(conn=conn, config=config, pairs=pairs, tables=[table], today=today, rank=False)
+    rebuild_county_ranking(conn=conn, config=config)
     return n
 
 

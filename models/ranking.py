@@ -24,6 +24,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from models.computations import computation_for
 from models.config import PILLARS, Config, KpiDefinition
 from models.dims import DimRegion
 from models.marts import MartCountyIndicatorScore, MartCountyRanking, MartKpiMonthly
@@ -45,8 +46,6 @@ RANKING_COLUMNS = ["region_code", "period", "composite", *[f"score_{p}" for p in
 
 def default_family(kpi: KpiDefinition) -> str:
     """The sampling family of a KPI's computation ('ratio', with no sampling notion, until the KPI layer says)."""
-    from models.kpis import computation_for  # local import: models.kpis imports this module for wilson_interval
-
     return getattr(computation_for(kpi), "family", "ratio")
 
 

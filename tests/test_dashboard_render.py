@@ -15,7 +15,7 @@ import pytest
 
 from dashboard.app import create_app
 from dashboard.figures import BETTER, WORSE, county_comparison_figure
-from dashboard.i18n import (
+from bizenv.i18n import (
     LANGS,
     MESSAGES,
     format_change,
@@ -359,6 +359,6 @@ def test_wsgi_module_exposes_a_flask_server(monkeypatch, tmp_path, dashboard_con
     (0.98496, 0.985, "ratio", "98.496%"),      # 98.5% would hide the miss
 ])
 def test_values_next_to_a_target_keep_the_digits_that_show_the_miss(value, target, unit, shown) -> None:
-    from dashboard.i18n import format_number
+    from bizenv.i18n import format_number
 
     assert format_number(value, unit, "zh", distinct_from=target) == shown

@@ -7,10 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, dcc, html
 from plotly.graph_objects import Figure
 
-from dashboard.components import kpi_cards_row
-from dashboard.context import current_config, current_lang, current_viewer, warehouse_read
-from dashboard.figures import county_comparison_figure, empty_figure
-from dashboard.i18n import (
+from bizenv.i18n import (
     DEFAULT_LANG,
     dropdown_labels,
     format_datetime,
@@ -18,6 +15,9 @@ from dashboard.i18n import (
     name_in,
     t,
 )
+from dashboard.components import kpi_cards_row
+from dashboard.context import current_config, current_lang, current_viewer, warehouse_read
+from dashboard.figures import county_comparison_figure, empty_figure
 from models.kpis import available_periods, county_comparison, current_period, data_as_of, kpi_cards
 
 LANG = "app-lang-store"  # the shell's language store, see dashboard/app.py

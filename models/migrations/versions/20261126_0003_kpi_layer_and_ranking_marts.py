@@ -15,6 +15,9 @@ down_revision = '0002'
 branch_labels = None
 depends_on = None
 
+# Spelled out, not imported: a migration must not change when the models do.
+OVERDUE = "due_period IS NOT NULL AND (completed_period IS NULL OR completed_period > due_period)"
+
 
 def upgrade() -> None:
     op.create_table('mart_county_indicator_score',
@@ -58,6 +61,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('due_period', sa.String(length=7), nullable=True))
         batch_op.add_column(sa.Column('bundle_id', sa.String(length=64), nullable=True))
         batch_op.drop_index(batch_op.f('ix_fact_approval_case_item_code'))
+        batch_op.create_index('ix_fact_approval_case_overdue', ['due_period'], unique=False,
+                              sqlite_where=sa.text(OVERDUE), postgresql_where=sa.text(OVERDUE))
 
     with op.batch_alter_table('fact_rating', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rectify_working_days', sa.Integer(), nullable=True))
@@ -87,6 +92,7 @@ def downgrade() -> None:
         batch_op.drop_column('rectify_working_days')
 
     with op.batch_alter_table('fact_approval_case', schema=None) as batch_op:
+        batch_op.drop_index('ix_fact_approval_case_overdue')
         batch_op.create_index(batch_op.f('ix_fact_approval_case_item_code'), ['item_code'], unique=False)
         batch_op.drop_column('bundle_id')
         batch_op.drop_column('due_period')
