@@ -73,6 +73,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "unit.score": {"zh": "分", "en": "points"},
     "unit.visits": {"zh": "次", "en": "visits"},
     "unit.pp": {"zh": "个百分点", "en": "pp"},
+    # tables (dashboard/tables.py)
+    "table.download_csv": {"zh": "下载 CSV", "en": "Download CSV"},
+    "table.download_xlsx": {"zh": "下载 Excel", "en": "Download Excel"},
+    "table.no_rows": {"zh": "没有符合条件的记录", "en": "No rows match"},
     # alerts (models.alerts), as the CLI, the dashboard and the bulletin word them
     "alert.severity.high": {"zh": "严重", "en": "high"},
     "alert.severity.medium": {"zh": "一般", "en": "medium"},
@@ -88,6 +92,23 @@ MESSAGES: dict[str, dict[Lang, str]] = {
                                  "en": "{region}: {count} verified bad reviews are past their rectification deadline; "
                                        "the oldest was given {oldest}"},
 }
+
+
+def _merge_areas() -> None:
+    """Fold each area's messages into MESSAGES; a key defined twice is a bug, so it stops the import."""
+    from bizenv.messages import approvals, auth, bulletin, county, dataops, ranking, service, submissions
+
+    for area in (approvals, auth, bulletin, county, dataops, ranking, service, submissions):
+        repeated = sorted(set(area.MESSAGES) & set(MESSAGES))
+        if repeated:
+            raise RuntimeError(f"{area.__name__}: message keys defined twice: {', '.join(repeated)}")
+        for key, texts in area.MESSAGES.items():
+            if set(texts) != set(LANGS):
+                raise RuntimeError(f"{area.__name__}: {key} needs exactly the languages {LANGS}")
+        MESSAGES.update(area.MESSAGES)  # type: ignore[arg-type]
+
+
+_merge_areas()
 
 # Decimal places per unit, and the factor that turns the stored value into the displayed number per language
 # (亿元 shown in English as billions: 1 亿 = 0.1 bn; 万元 as millions: 1 万 = 0.01 m).

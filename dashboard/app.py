@@ -16,6 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html
 
 from bizenv.i18n import HTML_LANG, LANGS, t
+from dashboard import tables
 from dashboard.context import current_config, current_lang, install_context
 from models.config import Config, load_config
 from models.db import Warehouse
@@ -139,5 +140,6 @@ def create_app(config: Config | None = None, *, warehouse: Warehouse | None = No
     app.index_string = _index_string(app, lang)
     app.layout = shell_layout(config)
     _register_shell_callbacks(app)
+    tables.register_callbacks(app)
     _register_page_callbacks(app)
     return app

@@ -1,0 +1,150 @@
+"""Tables every page uses: an AG Grid that pages and sorts, with CSV and XLSX downloads of the viewer's rows.
+
+A page registers a *table source* once, at import: a function (session, viewer, config, filters) -> DataFrame
+that reads through `models/` with the viewer's scope. The grid shows the source's rows for the page's filters;
+the download buttons call the same source again on the server with the same filters and the *current* viewer,
+so a download can never hold a row the viewer may not see, whatever the browser sends.
+
+    register_table_source("approvals-overdue", overdue_cases_source)
+    data_table(table_id="approvals-overdue", frame=frame, columns=[Column("case_id", "approvals.col.case")],
+               lang=lang, filters={"region": "140702"})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dash_ag_grid as dag
+import pandas as pd
+from dash import MATCH, Dash, Input, Output, State, dcc, html, no_update
+from sqlalchemy.orm import Session
+
+from bizenv.exports import csv_bytes, xlsx_bytes
+from bizenv.i18n import t
+from dashboard.context import current_config, current_lang, current_viewer, current_warehouse
+from models.config import Config
+from models.scope import Viewer
+
+TableSource = Callable[[Session, Viewer, Config, Mapping[str, Any]], pd.DataFrame]
+_SOURCES: dict[str, TableSource] = {}
+_COLUMNS: dict[str, Sequence[Column]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: the frame's field, the catalogue key of its header, and how to show it."""
+
+    field: str
+    header_key: str
+    kind: str = "text"  # text | int | float1 | float2 | percent | date | datetime
+    width: int | None = None
+
+
+def register_table_source(table_id: str, source: TableSource, columns: Sequence[Column]) -> None:
+    """Declare how a table's rows are read; the download handler reads them again through the same function."""
+    _SOURCES[table_id] = source
+    _COLUMNS[table_id] = tuple(columns)
+
+
+def _value_formatter(kind: str) -> dict | None:
+    formats = {
+        "int": "params.value == null ? '—' : d3.format(',d')(params.value)",
+        "float1": "params.value == null ? '—' : d3.format(',.1f')(params.value)",
+        "float2": "params.value == null ? '—' : d3.format(',.2f')(params.value)",
+        "percent": "params.value == null ? '—' : d3.format('.1%')(params.value)",
+    }
+    return {"function": formats[kind]} if kind in formats else None
+
+
+def _column_defs(columns: Sequence[Column], lang: str) -> list[dict]:
+    defs = []
+    for c in columns:
+        d: dict[str, Any] = {"field": c.field, "headerName": t(c.header_key, lang), "sortable": True,
+                             "resizable": True}
+        fmt = _value_formatter(c.kind)
+        if fmt:
+            d["valueFormatter"] = fmt
+            d["type"] = "rightAligned"
+        if c.width:
+            d["width"] = c.width
+        defs.append(d)
+    return defs
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M")
+    return out.astype(object).where(out.notna(), None).to_dict("records")
+
+
+def data_table(*, table_id: str, frame: pd.DataFrame, lang: str, filters: Mapping[str, Any] | None = None,
+               page_size: int = 15, height: int = 460) -> html.Div:
+    """The grid with its download buttons; plain text cells only (AG Grid renders values as text, never HTML)."""
+    columns = _COLUMNS[table_id]
+    buttons = html.Div([
+        html.Button(t("table.download_csv", lang), id={"type": "table-download-button", "table": table_id,
+                                                        "format": "csv"}, className="btn btn-sm btn-outline-secondary"),
+        html.Button(t("table.download_xlsx", lang), id={"type": "table-download-button", "table": table_id,
+                                                         "format": "xlsx"},
+                    className="btn btn-sm btn-outline-secondary ms-2"),
+    ], className="d-flex justify-content-end mb-2 table-toolbar")
+    grid = dag.AgGrid(
+        id=f"{table_id}-grid", rowData=_records(frame[[c.field for c in columns]]),
+        columnDefs=_column_defs(columns, lang), columnSize="responsiveSizeToFit",
+        defaultColDef={"minWidth": 90, "filter": False},
+        dashGridOptions={"pagination": True, "paginationPageSize": page_size, "domLayout": "normal",
+                         "overlayNoRowsTemplate": t("table.no_rows", lang), "suppressCellFocus": True},
+        style={"height": f"{height}px", "width": "100%"}, className="ag-theme-alpine",
+    )
+    return html.Div([
+        buttons,
+        dcc.Store(id={"type": "table-filters-store", "table": table_id}, data=dict(filters or {})),
+        dcc.Download(id={"type": "table-download", "table": table_id, "format": "csv"}),
+        dcc.Download(id={"type": "table-download", "table": table_id, "format": "xlsx"}),
+        html.Div(grid, className="table-scroll"),
+    ], className="data-table")
+
+
+def export_frame(*, table_id: str, viewer: Viewer, config: Config, session: Session, lang: str,
+                 filters: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows a download holds: the source read again for this viewer, with headers in the reader's language."""
+    columns = _COLUMNS[table_id]
+    frame = _SOURCES[table_id](session, viewer, config, filters)
+    frame = frame[[c.field for c in columns]].copy()
+    frame.columns = [t(c.header_key, lang) for c in columns]
+    return frame
+
+
+def download(n_clicks: int | None, filters: Mapping[str, Any] | None, lang: str | None, button_id: dict) -> Any:
+    """Serve a table as CSV or XLSX; the rows come from the server-side source, never from the browser."""
+    if not n_clicks:
+        return no_update
+    table_id, fmt = button_id["table"], button_id["format"]
+    if table_id not in _SOURCES:
+        return no_update
+    lang = current_lang(lang)
+    with current_warehouse().session() as session:
+        frame = export_frame(table_id=table_id, viewer=current_viewer(), config=current_config(), session=session,
+                             lang=lang, filters=filters or {})
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
+    if fmt == "csv":
+        return dcc.send_bytes(csv_bytes(frame), f"{table_id}-{stamp}.csv")
+    return dcc.send_bytes(xlsx_bytes({table_id: frame}), f"{table_id}-{stamp}.xlsx")
+
+
+def register_callbacks(app: Dash) -> None:
+    """One pattern-matching download handler for every table of every page."""
+    for fmt in ("csv", "xlsx"):
+        app.callback(
+            Output({"type": "table-download", "table": MATCH, "format": fmt}, "data"),
+            Input({"type": "table-download-button", "table": MATCH, "format": fmt}, "n_clicks"),
+            State({"type": "table-filters-store", "table": MATCH}, "data"),
+            State("app-lang-store", "data"),
+            State({"type": "table-download-button", "table": MATCH, "format": fmt}, "id"),
+            prevent_initial_call=True,
+        )(download)
