@@ -104,3 +104,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+DEMO_END = "2026-10"
+
+
+def demo_config(config: Config, folder: Path, database_url: str) -> Config:
+    """The repository config pointed at a private sources folder, API port and warehouse."""
+    api = config.sources["approval_api"].model_copy(update={"base_url": f"http://127.0.0.1:{free_port()}"})
+    return config.model_copy(update={
+        "sources": {**config.sources, "approval_api": api},
+        "demo": config.demo.model_copy(update={"sources_dir": str(folder / "sources")}),
+        "warehouse": config.warehouse.model_copy(update={"url": database_url}),
+    })
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Config, Warehouse]]:
+    """One small demo warehouse on SQLite for the whole session (14 months to 2026-10, so YoY exists): read-only."""
+    from etl.demo_build import build_demo
+
+    folder = tmp_path_factory.mktemp("demo-site")
+    saved = os.environ.pop("BIZENV_DATABASE_URL", None)
+    cfg = demo_config(load_config(REPO / "config.yaml"), folder, f"sqlite:///{folder / 'demo.db'}")
+    result = build_demo(config=cfg, scale=0.01, months=14, end_month=DEMO_END, echo=lambda _m: None)
+    assert not result.failed, [r.error for r in result.runs]
+    wh = Warehouse(cfg.database_url())
+    try:
+        yield cfg, wh
+    finally:
+        wh.dispose()
+        if saved is not None:
+            os.environ["BIZENV_DATABASE_URL"] = saved
