@@ -78,10 +78,19 @@ class WarehouseSettings(_Strict):
     url: str = "sqlite:///var/bizenv.db"
 
 
+class PolicyEvent(_Strict):
+    """A dated policy event that trend charts annotate (e.g. the bureau's founding)."""
+
+    date: dt.date
+    label_zh: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+
+
 class DashboardSettings(_Strict):
     default_language: Literal["zh", "en"] = "zh"
     title_zh: str = "晋中市营商环境监测平台"
     title_en: str = "Jinzhong Business Environment Monitor"
+    events: list[PolicyEvent] = []
 
 
 Pillar = Literal["approval", "ratings", "hotline", "county_development"]
