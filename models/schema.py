@@ -5,6 +5,7 @@ from models.dims import DimCalendar, DimDepartment, DimRegion, DimRegionAlias, D
 from models.facts import FactApprovalCase, FactCountyFigure, FactHotlineTicket, FactRating
 from models.marts import MartCountyIndicatorScore, MartCountyRanking, MartKpiMonthly
 from models.ops import EtlCursor, EtlDirtyPeriod, EtlFile, EtlLock, EtlRejectedRow, EtlRun
+from models.reports import ReportArchive  # noqa: F401 - the bulletin archive, for Alembic
 
 __all__ = [
     "Base",
