@@ -231,6 +231,29 @@ class RankingSettings(_Strict):
         return value
 
 
+class BulletinSettings(_Strict):
+    """The monthly bulletin (月度通报): when the scheduler builds it, in which formats, and where it is archived."""
+
+    enabled: bool = True
+    day: int = Field(default=3, ge=1, le=28)  # day of the month it is built, for the month before
+    time: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "08:00"
+    cron: str | None = None  # a 5-field cron expression; overrides day and time when set
+    formats: list[Literal["pdf", "xlsx", "docx"]] = Field(default=["pdf", "xlsx", "docx"], min_length=1)
+    archive_dir: str = "var/reports"  # relative to the config file's folder
+    language: Literal["zh", "en"] = "zh"
+    # The KPIs the written summary talks about, in this order (codes not configured under kpis are skipped).
+    headline_kpis: list[str] = ["avg_processing_days", "on_time_rate", "online_rate", "positive_rate",
+                                "hotline_satisfaction_rate"]
+    list_size: int = Field(default=3, ge=1, le=5)  # counties on each of the red and black lists (红黑榜)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_has_five_fields(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError(f"expected a 5-field cron expression (minute hour day month weekday), got {value!r}")
+        return value
+
+
 class Config(_Strict):
     city: City
     timezone: str = "Asia/Shanghai"
@@ -243,6 +266,7 @@ class Config(_Strict):
     sources: dict[str, Source] = {}
     jobs: dict[str, JobSettings] = {}
     demo: DemoSettings = DemoSettings()
+    bulletin: BulletinSettings = BulletinSettings()
     # Where the file was read from; relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
