@@ -35,6 +35,15 @@ class Unit(_Strict):
     short_zh: str
     short_en: str
     aliases: list[str] = []
+    # Approximate centroid [longitude, latitude] (WGS-84), where the dashboard's tile map places the unit.
+    centroid: tuple[float, float] | None = None
+
+    @field_validator("centroid")
+    @classmethod
+    def _lon_lat(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not (-180 <= value[0] <= 180 and -90 <= value[1] <= 90):
+            raise ValueError(f"expected [longitude, latitude], got {list(value)}")
+        return value
 
 
 class City(_Strict):
@@ -90,6 +99,11 @@ class DashboardSettings(_Strict):
     default_language: Literal["zh", "en"] = "zh"
     title_zh: str = "晋中市营商环境监测平台"
     title_en: str = "Jinzhong Business Environment Monitor"
+    # County monthly figures for a month are due by this day of the following month.
+    submission_deadline_day: int = Field(default=5, ge=1, le=28)
+    # A GeoJSON of the units (feature id or properties.adcode/code = unit code); the overview map becomes a
+    # choropleth. Relative paths resolve against the config folder. Without it the map is a drawn tile map.
+    geojson: str | None = None
     events: list[PolicyEvent] = []
 
 
