@@ -247,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--lang", choices=["zh", "en"], default="zh")
     alerts.set_defaults(func=cmd_kpi_alerts)
 
+    from bizenv.cli_accounts import add_parsers as add_account_parsers
+
+    add_account_parsers(sub)
+
     sched = sub.add_parser("scheduler", help="run scheduled ETL jobs in this process (cron schedules from config)")
     sched.set_defaults(func=cmd_scheduler)
 

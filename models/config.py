@@ -107,6 +107,17 @@ class DashboardSettings(_Strict):
     events: list[PolicyEvent] = []
 
 
+class SecuritySettings(_Strict):
+    # The n-th wrong password in a row locks the account for lock_minutes.
+    max_failed_logins: int = Field(default=5, ge=1, le=100)
+    lock_minutes: int = Field(default=15, ge=1)
+    # Failed logins allowed per client address per minute before the login answers 429.
+    failures_per_ip_per_minute: int = Field(default=20, ge=1)
+    # Mark the session cookie Secure: set true when the site is served over HTTPS (behind nginx).
+    cookie_secure: bool = False
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+
 Pillar = Literal["approval", "ratings", "hotline", "county_development"]
 PILLARS: tuple[Pillar, ...] = ("approval", "ratings", "hotline", "county_development")
 
@@ -274,6 +285,7 @@ class Config(_Strict):
     calendar: CalendarSettings = CalendarSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    security: SecuritySettings = SecuritySettings()
     kpis: list[KpiDefinition] = []
     targets: TargetSettings = TargetSettings()
     ranking: RankingSettings | None = None

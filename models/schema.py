@@ -1,5 +1,6 @@
 """Imports every model so `Base.metadata` is complete for Alembic and for tests."""
 
+from models.accounts import AuditEntry, User
 from models.base import Base
 from models.dims import DimCalendar, DimDepartment, DimRegion, DimRegionAlias, DimServiceItem
 from models.facts import FactApprovalCase, FactCountyFigure, FactHotlineTicket, FactRating
@@ -8,6 +9,7 @@ from models.ops import EtlCursor, EtlDirtyPeriod, EtlFile, EtlLock, EtlRejectedR
 from models.reports import ReportArchive  # noqa: F401 - the bulletin archive, for Alembic
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "DimCalendar",
     "DimDepartment",
@@ -27,4 +29,5 @@ __all__ = [
     "MartCountyIndicatorScore",
     "MartCountyRanking",
     "MartKpiMonthly",
+    "User",
 ]
