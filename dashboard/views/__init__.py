@@ -1,0 +1,1 @@
+"""Page builders: pure functions from model frames to Dash components and Plotly figures (no reads, no callbacks)."""
