@@ -214,7 +214,8 @@ def install_auth(app: Dash, *, config: Config, warehouse: Warehouse, allow_ephem
     server = app.server
     server.secret_key = secret_key(allow_ephemeral=allow_ephemeral_key)
     server.config.update(
-        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=config.security.cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.security.cookie_secure,
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=config.security.session_hours),
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
         BIZENV_AUTH={"config": config, "warehouse": warehouse},

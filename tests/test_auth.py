@@ -16,6 +16,7 @@ from dashboard.auth import InsecureSecretKey, install_auth, secret_key
 from models.accounts import add_user
 from models.config import Config
 from models.db import Warehouse
+
 NOW = dt.datetime(2026, 11, 25, 9, 0)
 
 PASSWORD = "correct horse battery"
