@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
@@ -136,6 +137,28 @@ def load_batch(conn: Connection, dataset: ModuleType, prepared: Prepared, summar
                                         rejects=prepared.rejects)
 
 
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """A page of API records as columns of the values as delivered (object dtype, nothing inferred).
+
+    Records of one page nearly always carry the same fields in the same order; then the columns are cut with one
+    zip, several times faster than `DataFrame.from_records`. Otherwise every field any record has is a column.
+    """
+    if not records:
+        return pd.DataFrame()
+    keys = tuple(records[0])
+    if not all(tuple(r) == keys for r in records):
+        keys = tuple(dict.fromkeys(k for r in records for k in r))
+        columns = zip(*[[r.get(k) for k in keys] for r in records], strict=True)
+    else:
+        columns = zip(*[r.values() for r in records], strict=True)
+    data = {}
+    for key, values in zip(keys, columns, strict=True):
+        column = np.empty(len(records), dtype=object)
+        column[:] = values
+        data[key] = column
+    return pd.DataFrame(data, dtype=object, copy=False)
+
+
 def run_api_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSettings, summary: RunSummary,
                 progress: Progress | None) -> None:
     """Pull an API stream since its cursor; each page commits with its cursor."""
@@ -150,8 +173,7 @@ def run_api_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSett
         since = read_cursor(conn=conn, source=job.source, stream=job.stream or "")
     started = time.perf_counter()
     for page in extractor.pages(since=since):
-        prepared = dataset.prepare(pd.DataFrame.from_records(page.records), source=page.url, ctx=ctx,
-                                   fields=job.fields)
+        prepared = dataset.prepare(records_frame(page.records), source=page.url, ctx=ctx, fields=job.fields)
         with warehouse.engine.begin() as conn:
             load_batch(conn, dataset, prepared, summary)
             if page.cursor:

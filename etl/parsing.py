@@ -30,9 +30,25 @@ _MARKERS = pa.array(sorted(MISSING_MARKERS), type=pa.large_string())
 def _arrow_text(values: pd.Series) -> pa.Array:
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return pa.array(values.array)
+    if values.dtype == object:
+        # Fast path for what sources mostly deliver (text, whole numbers, missing values): Arrow converts those
+        # without a Python call per value, and casts integers to the same text str() gives. Anything else
+        # (floats, dates, mixed types) goes through pandas, whose text for them the parsers expect.
+        try:
+            arr = pa.array(values.to_numpy(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = None
+        if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+                                or pa.types.is_integer(arr.type) or pa.types.is_null(arr.type)):
+            return pc.cast(arr, pa.large_string())
     if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
         return pa.array(values.astype("string[pyarrow]").array)
     return pc.cast(pa.array(values, from_pandas=True), pa.large_string())
+
+
+def text_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """An Arrow text array as a `string[pyarrow]` Series without copying it through Python objects."""
+    return pd.Series(pd.arrays.ArrowStringArray(pc.cast(arr, pa.large_string())), index=index, copy=False)
 
 
 def clean_text(values: pd.Series) -> pd.Series:
@@ -42,12 +58,16 @@ def clean_text(values: pd.Series) -> pd.Series:
         arr = pc.utf8_normalize(arr, form="NFKC")
     arr = pc.utf8_trim_whitespace(arr)
     arr = pc.if_else(pc.is_in(arr, value_set=_MARKERS), pa.scalar(None, pa.large_string()), arr)
-    return pd.Series(arr.to_pandas(types_mapper=pd.ArrowDtype).astype("string[pyarrow]").array, index=values.index)
+    return text_series(arr, values.index)
 
 
 def parse_int(values: pd.Series) -> pd.Series:
     """Integers from text such as '１２３' or '1,234'; unreadable values become NA."""
     s = clean_text(values).str.replace(",", "", regex=False)
+    try:  # the common case, plain whole numbers, without pandas' per-value parsing
+        return pd.Series(pc.cast(pa.array(s.array), pa.int64()), index=s.index, dtype=pd.Int64Dtype())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     return pd.to_numeric(s, errors="coerce").astype("Float64").round().astype("Int64")
 
 
@@ -76,11 +96,13 @@ def parse_datetime(values: pd.Series) -> pd.Series:
 
 
 def _as_text(values: pd.Series, unit: str) -> pd.Series:
+    """'YYYY-MM-DD HH:MM:SS' (unit s), 'YYYY-MM-DD' (D) or 'YYYY-MM' (M), by Arrow casts (no per-value calls)."""
     a = values.to_numpy("datetime64[s]")
-    text = np.datetime_as_string(a.astype(f"datetime64[{unit}]"), unit=unit)
-    if unit == "s" and len(text):
-        text = np.strings.replace(text, "T", " ")
-    return pd.Series(text, index=values.index, dtype="string[pyarrow]").mask(np.isnat(a))
+    stamps = pa.array(a, type=pa.timestamp("s"), mask=np.isnat(a))
+    if unit == "s":
+        return text_series(pc.cast(stamps, pa.large_string()), values.index)
+    days = pc.cast(pc.cast(stamps, pa.date32()), pa.large_string())
+    return text_series(days if unit == "D" else pc.utf8_slice_codeunits(days, 0, 7), values.index)
 
 
 def format_datetime(values: pd.Series) -> pd.Series:

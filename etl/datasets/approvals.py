@@ -84,6 +84,19 @@ def due_dates(calendar: WorkCalendar, accepted: pd.Series, promised: pd.Series, 
     return pd.Series((nxt - np.timedelta64(1, "D")).astype("datetime64[s]"), index=accepted.index)
 
 
+def _catalogue_columns(ctx: Context, item_code: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Whether each item is in the catalogue, and its department, statutory and promised limits (NA if not)."""
+    codes = pd.Index(list(ctx.items), dtype="string[pyarrow]")
+    pos = codes.get_indexer(item_code) if len(codes) else np.full(len(item_code), -1)
+    known = pd.Series(pos >= 0, index=item_code.index)
+
+    def column(i: int, dtype: str) -> pd.Series:
+        values = pd.array([v[i] for v in ctx.items.values()] + [None], dtype=dtype)
+        return pd.Series(values.take(np.where(pos >= 0, pos, len(codes))), index=item_code.index)
+
+    return known, column(0, "string[pyarrow]"), column(1, "Int64"), column(2, "Int64")
+
+
 def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str, str] | None = None,
             lines: pd.Series | None = None) -> Prepared:
     """Validate one page of platform records and shape the good ones as `fact_approval_case` rows."""
@@ -121,13 +134,9 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
     good = reasons.isna()
 
     item_code = clean_text(f["item_code"]).fillna("")
-    catalogue = item_code.map(lambda c: ctx.items.get(c))
-    known = catalogue.notna()
-    cat_dept = catalogue.map(lambda t: t[0], na_action="ignore")
-    cat_statutory = catalogue.map(lambda t: t[1], na_action="ignore")
-    cat_promised = catalogue.map(lambda t: t[2], na_action="ignore")
-    promised = parse_int(f["promised_days"]).fillna(pd.to_numeric(cat_promised).astype("Int64"))
-    statutory = parse_int(f["statutory_days"]).fillna(pd.to_numeric(cat_statutory).astype("Int64"))
+    known, cat_dept, cat_statutory, cat_promised = _catalogue_columns(ctx, item_code)
+    promised = parse_int(f["promised_days"]).fillna(cat_promised)
+    statutory = parse_int(f["statutory_days"]).fillna(cat_statutory)
     days = (working - suspended.astype(float)).clip(lower=0).where(completed.notna())
     due = due_dates(ctx.calendar, accepted, promised, suspended)
     out = pd.DataFrame({
@@ -135,7 +144,7 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
         "region_code": region,
         "item_code": item_code,
         "item_known": known.astype(int),
-        "dept_code": clean_text(f["dept_code"]).fillna(cat_dept.astype("string")),
+        "dept_code": clean_text(f["dept_code"]).fillna(cat_dept),
         "channel": clean_text(f["channel"]).map(CHANNEL).fillna("other"),
         "submitted_at": format_datetime(submitted),
         "accepted_at": format_datetime(accepted),

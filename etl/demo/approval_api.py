@@ -1,6 +1,6 @@
 """The approval platform's paginated JSON API over the demo SQLite export, for the ETL to pull from.
 
-Stdlib only (no numpy), so the process starts fast. Each request opens its own read-only SQLite connection,
+Stdlib plus orjson (no numpy), so the process starts fast. Each request opens its own read-only SQLite connection,
 because sqlite3 connections must not be shared between the server's threads.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hmac
-import json
 import logging
 import os
 import socket
@@ -25,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
+
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class ApprovalApiHandler(BaseHTTPRequestHandler):
         return {"total": total, "page": page, "size": size, "records": records}
 
     def _send(self, status: int, body: dict) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        data = orjson.dumps(body)  # UTF-8, non-ASCII as is; several times faster than json on 10k-record pages
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -7,7 +7,6 @@ timestamp are de-duplicated by key. Only when a full page shares one timestamp d
 
 from __future__ import annotations
 
-import json
 import logging
 import urllib.error
 import urllib.parse
@@ -17,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from models.config import HttpApiSource
@@ -99,8 +99,8 @@ class HttpApiExtractor:
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise _Transient(str(getattr(exc, "reason", exc))) from exc
         try:
-            return json.loads(body)
-        except json.JSONDecodeError as exc:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise SourceError(f"{self.name}: {url} returned invalid JSON: {exc}") from exc
 
     def _get(self, url: str) -> Any:
