@@ -28,8 +28,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from etl.datasets.county_figures import ALIASES, CORRECTION_MARK, COUNTS, INDICATORS, MONEY
-from etl.demo.units import TOWNS
 from etl.extract.files import TOTAL_MARKERS
+from etl.towns import TOWNS
 from models.config import Config, Unit
 from models.regions import alias_map, normalise_region_text
 
