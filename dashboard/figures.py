@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import math
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -114,3 +116,208 @@ def _add_city_line(fig: go.Figure, *, city: float | None, kpi: KpiDefinition, la
                   annotation_text=f"{t('figure.city', lang)} {format_number(city, kpi.unit, lang)}",
                   annotation_position="top",
                   annotation_font=dict(size=12, color=CITY_LINE), annotation_bgcolor="rgba(255,255,255,0.85)")
+
+
+# ---- the target-status colour language (met / near / missed), shared by cards, maps and legends ------------------
+
+# Okabe-Ito: blue, orange, vermillion stay apart for the common colour-vision deficiencies; every use also carries
+# an icon and a word (components.status_badge), never colour alone.
+STATUS_COLOURS = {"met": "#0072B2", "near": "#E69F00", "missed": "#D55E00", None: "#9E9E9E"}
+STATUS_ICONS = {"met": "✓", "near": "≈", "missed": "✗", None: "–"}
+STATUS_ORDER = ("met", "near", "missed")
+# Sequential scale for "how good" (light = worse, dark = better), in Okabe-Ito blue.
+GOODNESS_SCALE = [[0.0, "#e8f1f8"], [0.5, "#6baed6"], [1.0, "#08306b"]]
+
+
+def status_colour(status: str | None) -> str:
+    """The colour of a target status (met, near, missed; grey for none)."""
+    return STATUS_COLOURS.get(status, STATUS_COLOURS[None])
+
+
+def sparkline_svg(values: Sequence[float | None], *, colour: str = "#1d4f91", width: int = 120,
+                  height: int = 32) -> str:
+    """A tiny trend line as an SVG data URI (for an <img>): no Plotly per card, so 31 cards stay light."""
+    points = [(i, v) for i, v in enumerate(values) if not _missing(v)]
+    if len(points) < 2:
+        return "data:image/svg+xml;base64," + base64.b64encode(
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"/>'.encode()).decode()
+    low, high = min(v for _, v in points), max(v for _, v in points)
+    span = (high - low) or 1.0
+    pad = 3
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+
+    def xy(i: int, v: float) -> str:
+        return f"{pad + i * step:.1f},{height - pad - (v - low) / span * (height - 2 * pad):.1f}"
+
+    line = " ".join(xy(i, v) for i, v in points)
+    last_x, last_y = xy(*points[-1]).split(",")
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}"><polyline fill="none" stroke="{colour}" stroke-width="1.8" '
+           f'stroke-linejoin="round" stroke-linecap="round" points="{line}"/>'
+           f'<circle cx="{last_x}" cy="{last_y}" r="2.6" fill="{colour}"/></svg>')
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def composite_trend_figure(frame: pd.DataFrame, lang: str) -> go.Figure:
+    """The counties' composite index by month: the mean as a line over the lowest–highest and middle-half bands."""
+    if frame.empty:
+        return empty_figure(t("figure.no_data", lang))
+    from bizenv.i18n import format_period
+
+    x = [format_period(p, lang) for p in frame["period"]]
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=frame["high"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False)
+    fig.add_scatter(x=x, y=frame["low"], mode="lines", line=dict(width=0), fill="tonexty",
+                    fillcolor="rgba(0,114,178,0.12)", name=t("figure.range", lang), hoverinfo="skip")
+    fig.add_scatter(x=x, y=frame["q3"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False)
+    fig.add_scatter(x=x, y=frame["q1"], mode="lines", line=dict(width=0), fill="tonexty",
+                    fillcolor="rgba(0,114,178,0.28)", name=t("figure.middle_half", lang), hoverinfo="skip")
+    fig.add_scatter(x=x, y=frame["mean"], mode="lines+markers", line=dict(color=BETTER, width=2.5),
+                    marker=dict(size=6), name=t("figure.mean", lang),
+                    customdata=frame[["low", "high"]].to_numpy(),
+                    hovertemplate=(f"%{{x}}<br>{t('figure.mean', lang)} %{{y:.1f}}<br>"
+                                   f"{t('figure.range', lang)} %{{customdata[0]:.1f}}–%{{customdata[1]:.1f}}"
+                                   "<extra></extra>"))
+    last = frame.iloc[-1]
+    fig.add_annotation(x=x[-1], y=float(last["mean"]), text=f"{float(last['mean']):.1f}", showarrow=False,
+                       xanchor="left", xshift=6, font=dict(size=13, color=BETTER))
+    low = max(0.0, math.floor(float(frame["low"].min()) / 10) * 10)
+    high = min(100.0, math.ceil(float(frame["high"].max()) / 10) * 10)
+    fig.update_yaxes(range=[low, high], fixedrange=True, gridcolor="#e9ecef",
+                     title=dict(text=t("figure.composite", lang), font=dict(size=12)))
+    fig.update_xaxes(fixedrange=True, tickangle=0, nticks=6, automargin=True)
+    fig = _base_layout(fig, height=280)
+    fig.update_layout(hovermode="x unified", margin=dict(l=8, r=36, t=8, b=8),
+                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=12)))
+    return fig
+
+
+def _goodness(values: pd.Series, direction: str) -> pd.Series:
+    """0 (worst county) … 1 (best county) for the colour scale, whatever the KPI's direction."""
+    low, high = values.min(), values.max()
+    if pd.isna(low) or high == low:
+        return values.where(values.isna(), 0.5)
+    g = (values - low) / (high - low)
+    return g if direction == "higher_is_better" else 1 - g
+
+
+def tile_positions(centroids: Mapping[str, tuple[float, float]], *, cell: float = 0.28) -> dict[str, tuple[int, int]]:
+    """Snap unit centroids (lon, lat) to a square grid, one unit per tile, each at the free cell nearest to it."""
+    taken: dict[tuple[int, int], str] = {}
+    out: dict[str, tuple[int, int]] = {}
+    scale = math.cos(math.radians(sum(lat for _, lat in centroids.values()) / max(len(centroids), 1)))
+    for code, (lon, lat) in sorted(centroids.items()):
+        fx, fy = lon * scale / cell, lat / cell
+        candidates = sorted(((round(fx) + dx, round(fy) + dy) for dx in range(-3, 4) for dy in range(-3, 4)),
+                            key=lambda c: (c[0] - fx) ** 2 + (c[1] - fy) ** 2)
+        spot = next(c for c in candidates if c not in taken)
+        taken[spot] = code
+        out[code] = spot
+    if out:
+        x0, y0 = min(x for x, _ in out.values()), min(y for _, y in out.values())
+        out = {code: (x - x0, y - y0) for code, (x, y) in out.items()}
+    return out
+
+
+def county_tile_map(frame: pd.DataFrame, kpi: KpiDefinition, lang: str,
+                    centroids: Mapping[str, tuple[float, float]]) -> go.Figure:
+    """The counties as square tiles placed by their centroids, darker for better values, labelled with the value."""
+    rows = frame[frame["region_code"].isin(centroids)].copy()
+    if rows.empty or not centroids:
+        return empty_figure(t("figure.no_data", lang))
+    spots = tile_positions({c: centroids[c] for c in rows["region_code"]})
+    rows["goodness"] = _goodness(rows["value"].astype(float), kpi.direction)
+    fig = go.Figure()
+    xs, ys, labels, hover, colours, fonts = [], [], [], [], [], []
+    for r in rows.to_dict("records"):
+        x, y = spots[r["region_code"]]
+        value = format_number(r["value"], kpi.unit, lang)
+        g = r["goodness"]
+        colour = NO_DATA if _missing(g) else _scale_colour(float(g))
+        fig.add_shape(type="rect", x0=x - 0.47, x1=x + 0.47, y0=y - 0.47, y1=y + 0.47, fillcolor=colour,
+                      line=dict(color="#ffffff", width=2), layer="below")
+        xs.append(x)
+        ys.append(y)
+        labels.append(f"<b>{region_name(r, lang)}</b><br>{value}")
+        hover.append(f"{region_name(r, lang, short=False)}<br>{name_in(kpi, lang)}: {value}")
+        fonts.append("#ffffff" if not _missing(g) and g > 0.45 else TEXT)
+        colours.append(colour)
+    fig.add_scatter(x=xs, y=ys, mode="text", text=labels, textfont=dict(size=11, color=fonts),
+                    hovertext=hover, hoverinfo="text", showlegend=False)
+    # An invisible colour bar explains the shading: lighter is worse, darker is better.
+    fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                    marker=dict(colorscale=GOODNESS_SCALE, cmin=0, cmax=1, color=[0.5], showscale=True,
+                                colorbar=dict(orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top",
+                                              thickness=10, len=0.6, tickvals=[0, 1],
+                                              ticktext=[t("figure.worse", lang), t("figure.better", lang)],
+                                              tickfont=dict(size=12))))
+    width = max(x for x, _ in spots.values()) + 1
+    height = max(y for _, y in spots.values()) + 1
+    fig.update_xaxes(visible=False, range=[-0.6, width - 0.4], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[-0.6, height - 0.4], fixedrange=True, scaleanchor="x", scaleratio=1)
+    fig = _base_layout(fig, height=60 * height + 70)
+    fig.update_layout(margin=dict(l=4, r=4, t=4, b=40))
+    return fig
+
+
+def _scale_colour(g: float) -> str:
+    """A colour on GOODNESS_SCALE for 0 ≤ g ≤ 1."""
+    from plotly.colors import sample_colorscale
+
+    return sample_colorscale(GOODNESS_SCALE, [min(max(g, 0.0), 1.0)], colortype="rgb")[0]
+
+
+def county_choropleth(frame: pd.DataFrame, kpi: KpiDefinition, lang: str, geojson: dict) -> go.Figure:
+    """A choropleth on the bureau's GeoJSON (features carry the unit code as their id), with no base-map tiles."""
+    rows = frame.copy()
+    if rows.empty:
+        return empty_figure(t("figure.no_data", lang))
+    rows["goodness"] = _goodness(rows["value"].astype(float), kpi.direction)
+    lons, lats = _geojson_bounds(geojson)
+    fig = go.Figure(go.Choroplethmap(
+        geojson=geojson, locations=rows["region_code"], z=rows["goodness"].fillna(-1), zmin=0, zmax=1,
+        colorscale=GOODNESS_SCALE, marker=dict(line=dict(color="#ffffff", width=1.5)),
+        text=[f"{region_name(r, lang, short=False)}<br>{name_in(kpi, lang)}: "
+              f"{format_number(r['value'], kpi.unit, lang)}" for r in rows.to_dict("records")],
+        hoverinfo="text",
+        colorbar=dict(orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top", thickness=10, len=0.6,
+                      tickvals=[0, 1], ticktext=[t("figure.worse", lang), t("figure.better", lang)]),
+    ))
+    fig.update_layout(map=dict(style="white-bg", center=dict(lon=sum(lons) / 2, lat=sum(lats) / 2),
+                               zoom=7.2))
+    fig = _base_layout(fig, height=420)
+    fig.update_layout(margin=dict(l=4, r=4, t=4, b=40))
+    return fig
+
+
+def _geojson_bounds(geojson: dict) -> tuple[tuple[float, float], tuple[float, float]]:
+    xs: list[float] = []
+    ys: list[float] = []
+
+    def walk(coords: object) -> None:
+        if isinstance(coords, (list, tuple)) and coords and isinstance(coords[0], (int, float)):
+            xs.append(float(coords[0]))
+            ys.append(float(coords[1]))
+        elif isinstance(coords, (list, tuple)):
+            for c in coords:
+                walk(c)
+
+    for feature in geojson.get("features", []):
+        walk(feature.get("geometry", {}).get("coordinates", []))
+    if not xs:
+        return (0.0, 0.0), (0.0, 0.0)
+    return (min(xs), max(xs)), (min(ys), max(ys))
+
+
+def load_geojson(path: str, unit_codes: Sequence[str]) -> dict:
+    """A GeoJSON file with each feature's id set to its unit code (from id, properties.adcode or .code)."""
+    import json
+
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    for feature in data.get("features", []):
+        props = feature.get("properties") or {}
+        code = str(props.get("adcode") or props.get("code") or feature.get("id") or "")
+        feature["id"] = code
+    data["features"] = [f for f in data.get("features", []) if f["id"] in set(unit_codes)]
+    return data
