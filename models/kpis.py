@@ -195,27 +195,36 @@ def refresh_kpi_marts(
 ) -> int:
     """Recompute `mart_kpi_monthly` for exactly the touched (region, month) pairs and the city, then their ranking."""
     pairs = {p for p in pairs if p[1] and p[0] != config.city.code}
-    kpis = _kpis_reading(config, tables)
-    if not pairs or not kpis:
+    return _refresh(conn=conn, config=config, pairs_by_table={t: pairs for t in (tables or FACT_MONTHS)},
+                    today=today, rank=rank)
+
+
+def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, set[Pair]], today: dt.date | None,
+             rank: bool) -> int:
+    """Each KPI gets rows for the pairs touched in any table it reads; every measure is summed once."""
+    kpis = _kpis_reading(config, [t for t, p in pairs_by_table.items() if p])
+    all_pairs = set().union(*pairs_by_table.values()) if pairs_by_table else set()
+    if not all_pairs or not kpis:
         return 0
-    periods = sorted({p for _, p in pairs})
+    periods = sorted({p for _, p in all_pairs})
     comps = {k.code: computation_for(k) for k in kpis}
     params = _runtime(config, kpis, today)
     sums = _measure_sums(conn, (m for c in comps.values() if c.family != "median" for m in c.measures), periods,
                          params)
     _city_sums(sums, config.city.code, periods)
-    targets = sorted(pairs) + [(config.city.code, p) for p in periods]
     rows = []
     for kpi in kpis:
         comp = comps[kpi.code]
         medians = _median_histograms(conn, comp, periods) if comp.family == "median" else {}
         if medians:
             _pool_histograms(medians, config.city.code, periods)
+        targets = sorted(set().union(*(pairs_by_table.get(t, set()) for t in comp.tables())))
+        city_rows = [(config.city.code, p) for p in sorted({p for _, p in targets})]
         rows += [_mart_row(kpi=kpi, comp=comp, config=config, pair=pair, sums=sums, medians=medians)
-                 for pair in targets]
+                 for pair in targets + city_rows]
     _replace_rows(conn, rows)
     refresh_derived_values(conn=conn, config=config, kpi_codes=[k.code for k in kpis],
-                           region_codes=sorted({r for r, _ in targets}), since=periods[0])
+                           region_codes=sorted({r for r, _ in all_pairs} | {config.city.code}), since=periods[0])
     if rank:
         refresh_county_ranking(conn=conn, config=config, periods=periods)
     return len(rows)
@@ -246,11 +255,11 @@ FACT_MONTHS = {"fact_approval_case": "completed_period", "fact_rating": "rated_p
 def rebuild_kpi_marts(*, conn: Connection, config: Config, today: dt.date | None = None) -> int:
     """Recompute every mart row from the facts (after a config change, or to repair), as the loads would have."""
     conn.execute(delete(MartKpiMonthly))
-    n = 0
+    pairs_by_table = {}
     for table, period_column in FACT_MONTHS.items():
         sql = f"SELECT DISTINCT region_code, {period_column} FROM {table} WHERE {period_column} IS NOT NULL"
-        pairs = {(r[0], r[1]) for r in conn.execute(text(sql))}
-        n += refresh_kpi_marts(conn=conn, config=config, pairs=pairs, tables=[table], today=today, rank=False)
+        pairs_by_table[table] = {(r[0], r[1]) for r in conn.execute(text(sql)) if r[0] != config.city.code}
+    n = _refresh(conn=conn, config=config, pairs_by_table=pairs_by_table, today=today, rank=False)
     rebuild_county_ranking(conn=conn, config=config)
     return n
 
