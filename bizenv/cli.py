@@ -141,6 +141,17 @@ def cmd_kpi_alerts(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, config: Config) -> int:
+    """Build the monthly bulletin (月度通报) for the city or one county, archive it, optionally copy it out."""
+    from bizenv.bulletin.command import run_report
+    from models.migrate import prepare_warehouse
+
+    warehouse = _warehouse(config)
+    prepare_warehouse(warehouse=warehouse, config=config)
+    return run_report(warehouse=warehouse, config=config, month=args.month, region=args.region,
+                      formats=args.format, out=args.out, lang=args.lang, echo=_print)
+
+
 def cmd_scheduler(args: argparse.Namespace, config: Config) -> int:
     """Run the scheduler in this process until SIGTERM: its own process, never inside the web server."""
     from etl.scheduler import next_runs, run_scheduler
@@ -250,6 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     from bizenv.cli_accounts import add_parsers as add_account_parsers
 
     add_account_parsers(sub)
+
+    report = sub.add_parser("report", help="build and archive the monthly bulletin (月度通报): PDF, Excel, Word")
+    report.add_argument("--month", type=_month, required=True, help="report month, YYYY-MM")
+    report.add_argument("--region", help="a unit code or name for a county edition (default: the city edition)")
+    report.add_argument("--format", help="comma-separated pdf,xlsx,docx (default: bulletin.formats in config)")
+    report.add_argument("--out", help="also copy the files into this folder")
+    report.add_argument("--lang", choices=["zh", "en"], help="language (default: bulletin.language in config)")
+    report.set_defaults(func=cmd_report)
 
     sched = sub.add_parser("scheduler", help="run scheduled ETL jobs in this process (cron schedules from config)")
     sched.set_defaults(func=cmd_scheduler)
