@@ -123,6 +123,9 @@ class _Stopper:
 def run_scheduler(*, config: Config, warehouse: Warehouse) -> None:
     """Run the scheduler in the foreground until SIGTERM or SIGINT, then wait for running jobs and return."""
     scheduler = build_scheduler(config=config, warehouse=warehouse, blocking=True)
+    from bizenv.bulletin.scheduled import add_bulletin_job  # the monthly bulletin (issue 7), lazily: etl stays light
+
+    add_bulletin_job(scheduler=scheduler, config=config, warehouse=warehouse)
     stopper = _Stopper(scheduler)
     stopper.install()
     try:
