@@ -102,3 +102,29 @@ def test_config_file_holds_no_secrets() -> None:
     text = (REPO / "config.yaml").read_text(encoding="utf-8").lower()
     for word in ("password:", "secret_key:", "token:"):
         assert word not in text
+
+
+def _kpi(d: dict, code: str) -> dict:
+    return next(k for k in d["kpis"] if k["code"] == code)
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda d: _kpi(d, "overdue_rate")["index"].pop(2025),
+     "missing bound for year(s) [2025]"),
+    (lambda d: d["ranking"]["pillar_weights"].update(approval=0.5),
+     "ranking.pillar_weights: Value error, weights must add up to 1, they add up to 1.15"),
+    (lambda d: d["ranking"].update(pillar_weights={"approval": 0.5, "ratings": 0.3, "county_development": 0.2}),
+     "no weight for pillar 'hotline'"),
+    (lambda d: _kpi(d, "overdue_rate")["index"].update({2026: {"best": 0.1, "worst": 0.0}}),
+     "best 0.1 and worst 0.0 contradict direction lower_is_better"),
+    (lambda d: _kpi(d, "online_rate")["index"].update({2026: {"best": 0.5, "worst": 0.5}}),
+     "best and worst must differ"),
+    (lambda d: _kpi(d, "rectified_on_time_rate").update(params={"deadline_working_days": "ten"}),
+     "deadline_working_days must be a whole number of working days"),
+    (lambda d: d.pop("ranking"),
+     "ranking: required when any KPI has index bounds"),
+])
+def test_index_bounds_weights_and_params_are_checked(tmp_path: Path, mutate, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, mutate))
+    assert message in str(err.value)
