@@ -332,7 +332,7 @@ def funnel_figure(rows: pd.DataFrame, kpi: KpiDefinition, lang: str) -> go.Figur
     scale = 100.0
     n_max = float(data["denominator"].max()) * 1.15
     n_min = max(1.0, float(data["denominator"].min()) * 0.6)
-    grid = np.geomspace(n_min, n_max, 120)
+    grid = np.linspace(n_min, n_max, 160)
     fig = go.Figure()
     for z, dash, key in ((Z998, "dot", "ranking.funnel.limit998"), (Z95, "dash", "ranking.funnel.limit95")):
         low, high = funnel_limits(rate, grid, z)
@@ -364,7 +364,7 @@ def funnel_figure(rows: pd.DataFrame, kpi: KpiDefinition, lang: str) -> go.Figur
     pad = max((values.max() - values.min()) * 0.08, 0.5)
     fig.update_yaxes(range=[max(values.min() - pad, 0), min(values.max() + pad, 100.5)], ticksuffix="%",
                      fixedrange=True, gridcolor="#e9ecef")
-    fig.update_xaxes(type="log", title=dict(text=t("ranking.funnel.x", lang), font=dict(size=12)), fixedrange=True,
+    fig.update_xaxes(rangemode="tozero", title=dict(text=t("ranking.funnel.x", lang), font=dict(size=12)), fixedrange=True,
                      gridcolor="#e9ecef")
     fig = base_layout(fig, height=420)
     fig.update_layout(legend=dict(orientation="h", x=0, y=-0.18, yanchor="top", font=dict(size=12)),
