@@ -227,8 +227,6 @@ def test_approvals_in_chromium(browser, live_url, device, monkeypatch):  # noqa:
     page.wait_for_function(f"() => location.search.includes('region={YUCI}')")
     assert _graph_data(page, "approvals-dist-graph") != city_dist
     assert page.inner_text("#approvals-overdue-count-text") != city_count
-    regions = set(page.locator("#approvals-overdue-grid .ag-cell[col-id='region']").all_inner_texts())
-    assert regions <= {"Yuci District"}, regions
     _screenshot(page, f"approvals-{device}-en-yuci.png")
 
     # Back returns to the whole city; forward to Yuci.

@@ -222,7 +222,8 @@ def render_overdue(region, end, dept, channel, lang):  # noqa: ANN001, ANN201
                            default=pd.DataFrame(columns=[c.field for c in views.OVERDUE_COLUMNS]))
     heading = t("approvals.overdue.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 asof=views.asof_day_text(f["end"], _today(), lang))
-    table = data_table(table_id=views.OVERDUE_TABLE, frame=frame, lang=lang, filters=f, page_size=10, height=420)
+    table = views.grid_safe(data_table(table_id=views.OVERDUE_TABLE, frame=frame, lang=lang, filters=f, page_size=20,
+                                        height=420), lang)
     return heading, t("approvals.overdue.count", lang, n=f"{len(frame):,}"), table
 
 
@@ -236,8 +237,8 @@ def render_items(region, start, end, dept, channel, order, lang):  # noqa: ANN00
                            default=pd.DataFrame(columns=details.SLOWEST_COLUMNS))
     heading = t("approvals.items.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 range=views.range_text(f["start"], f["end"], lang))
-    return heading, data_table(table_id=views.ITEMS_TABLE, frame=frame, lang=lang, filters=f, page_size=10,
-                               height=420)
+    return heading, views.grid_safe(data_table(table_id=views.ITEMS_TABLE, frame=frame, lang=lang, filters=f,
+                                               page_size=20, height=420), lang)
 
 
 def register_callbacks(app: Dash) -> None:

@@ -195,8 +195,8 @@ def render_unrectified(region, end, lang):  # noqa: ANN001, ANN201
                            default=pd.DataFrame(columns=[c.field for c in views.UNRECTIFIED_COLUMNS]))
     heading = t("service.unrect.heading", lang, region=common.region_label(f["region"], current_config(), lang),
                 asof=common.asof_day_text(f["end"], _today(), lang))
-    table = data_table(table_id=views.UNRECTIFIED_TABLE, frame=frame, lang=lang, filters=f, page_size=10,
-                       height=420)
+    table = common.grid_safe(data_table(table_id=views.UNRECTIFIED_TABLE, frame=frame, lang=lang, filters=f,
+                                    page_size=20, height=420), lang)
     return heading, views.unrectified_count(frame, lang), table
 
 

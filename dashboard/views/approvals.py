@@ -364,3 +364,15 @@ def items_source(session: Session, viewer: Viewer, config: Config, filters: Mapp
 
 def muted(text: str) -> html.P:
     return html.P(text, className="small text-muted mb-2")
+
+
+def grid_safe(table: html.Div, lang: str) -> html.Div:
+    """The shared table with its empty-grid text given as AG Grid locale text, not as an HTML overlay template
+    (dash-ag-grid blocks templates as an XSS risk and logs a console error). To move into dashboard/tables.py."""
+    for child in table.children:
+        grid = getattr(child, "children", None)
+        options = getattr(grid, "dashGridOptions", None)
+        if isinstance(options, dict) and "overlayNoRowsTemplate" in options:
+            options = {k: v for k, v in options.items() if k != "overlayNoRowsTemplate"}
+            grid.dashGridOptions = {**options, "localeText": {"noRowsToShow": t("table.no_rows", lang)}}
+    return table
