@@ -41,6 +41,8 @@ class Measure:
     open_at_month_end: bool = False
     # A derived table (SQL in parentheses, with an alias) to read instead of `table` itself.
     derived: str | None = None
+    # A row filter shared by the measures of one slice: it goes into the query's WHERE, evaluated once per row.
+    slice_where: str = "1 = 1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +85,6 @@ def _count(table: str, period_column: str, where: str) -> Measure:
     return Measure(table, period_column, f"SUM(CASE WHEN {where} THEN 1 ELSE 0 END)")
 
 
-def _sum(table: str, period_column: str, expr: str, where: str = "1 = 1") -> Measure:
-    return Measure(table, period_column, f"SUM(CASE WHEN {where} THEN {expr} END)")
-
-
 def _figure(indicator: str, sign: str = "") -> str:
     return f"WHEN '{indicator}' THEN {sign}value"
 
@@ -97,26 +95,35 @@ def _figures(*whens: str) -> Measure:
 
 
 _COMPLETED = "status = 'completed'"
-_JUDGEABLE = f"{_COMPLETED} AND promised_days IS NOT NULL AND working_days IS NOT NULL"
+_JUDGEABLE = "promised_days IS NOT NULL AND working_days IS NOT NULL"
 _BAD = "level <= 2"
 _VERIFIED_BAD = "verified_bad"
 
-completed_cases = _count(CASES, "completed_period", _COMPLETED)
-judgeable_cases = _count(CASES, "completed_period", _JUDGEABLE)
-late_cases = _count(CASES, "completed_period", f"{_JUDGEABLE} AND working_days > promised_days")
+def _case_count(where: str) -> Measure:
+    """Cases completed in the month (by completed_period) that meet a condition."""
+    return Measure(CASES, "completed_period", f"SUM(CASE WHEN {where} THEN 1 ELSE 0 END)", slice_where=_COMPLETED)
+
+
+def _case_sum(expr: str, where: str | None = None) -> Measure:
+    body = expr if where is None else f"CASE WHEN {where} THEN {expr} END"
+    return Measure(CASES, "completed_period", f"SUM({body})", slice_where=_COMPLETED)
+
+
+completed_cases = Measure(CASES, "completed_period", "COUNT(*)", slice_where=_COMPLETED)
+judgeable_cases = _case_count(_JUDGEABLE)
+late_cases = _case_count(f"{_JUDGEABLE} AND working_days > promised_days")
 # Cases still open at a month's end whose due date had passed by then (and by today, for the running month).
 open_overdue_cases = Measure(CASES, "period", "COUNT(*)", open_at_month_end=True)
-ratings_given = _count(RATINGS, "rated_period", "1 = 1")
+ratings_given = Measure(RATINGS, "rated_period", "COUNT(*)")
 market_entities = _figures(_figure("market_entities_total"))
 
 
 def _approval_share(where: str) -> Computation:
-    return Computation("proportion", (_count(CASES, "completed_period", f"{_COMPLETED} AND {where}"),),
-                       (completed_cases,))
+    return Computation("proportion", (_case_count(where),), (completed_cases,))
 
 
 def _approval_mean(expr: str) -> Computation:
-    return Computation("mean", (_sum(CASES, "completed_period", expr, _COMPLETED),), (completed_cases,))
+    return Computation("mean", (_case_sum(expr),), (completed_cases,))
 
 
 def _positive_rate(params: Mapping[str, object]) -> Computation:
@@ -145,9 +152,10 @@ def _deadline(params: Mapping[str, object]) -> int:
 def _startup_days(params: Mapping[str, object]) -> Computation:
     """企业开办时间: a bundle is done when its last part is; parts start together, so it takes its longest part."""
     parts = params.get("parts", 4)
+    # COALESCE keeps the month range off the period indexes, so the planner reads the small bundle index instead.
     bundles = ("(SELECT region_code, MAX(completed_period) AS completed_period, MAX(working_days) AS days "
-               f"FROM {CASES} WHERE bundle_id IS NOT NULL AND completed_period >= :first_period_before "
-               f"AND completed_period <= :last_period AND {_COMPLETED} "
+               f"FROM {CASES} WHERE bundle_id IS NOT NULL AND {_COMPLETED} "
+               "AND COALESCE(completed_period, '') BETWEEN :first_period_before AND :last_period "
                f"GROUP BY region_code, bundle_id HAVING COUNT(*) >= {int(parts)}) AS bundles")
     return Computation("mean", (Measure(CASES, "completed_period", "SUM(days)", derived=bundles),),
                        (Measure(CASES, "completed_period", "COUNT(*)", derived=bundles),))
@@ -163,20 +171,16 @@ ComputationSpec = Computation | Callable[[Mapping[str, object]], Computation]
 COMPUTATIONS: dict[str, ComputationSpec] = {
     # ---- approvals (审批时效): the population is the cases completed in the month ----
     "approval_mean_working_days": _approval_mean("working_days"),
-    "approval_median_working_days": Computation(
-        "median", (completed_cases,), median_column="working_days", median_where=_COMPLETED),
-    "approval_on_time_rate": Computation("proportion", (_count(CASES, "completed_period",
-                                                               f"{_JUDGEABLE} AND working_days <= promised_days"),),
-                                         (judgeable_cases,)),
+    "approval_median_working_days": Computation("median", (completed_cases,), median_column="working_days"),
+    "approval_on_time_rate": Computation(
+        "proportion", (_case_count(f"{_JUDGEABLE} AND working_days <= promised_days"),), (judgeable_cases,)),
     # 超期率: (completed late + open past due at the month's end) / (cases due).
     "approval_overdue_rate": Computation("proportion", (late_cases, open_overdue_cases),
                                          (judgeable_cases, open_overdue_cases)),
     # 承诺时限压缩率: 1 − Σpromised / Σstatutory over the catalogue items of the month's completed cases.
     "approval_limit_compression": Computation(
-        "ratio", (_sum(CASES, "completed_period", "statutory_days - promised_days",
-                       f"{_COMPLETED} AND statutory_days > 0 AND promised_days IS NOT NULL"),),
-        (_sum(CASES, "completed_period", "statutory_days",
-              f"{_COMPLETED} AND statutory_days > 0 AND promised_days IS NOT NULL"),),
+        "ratio", (_case_sum("statutory_days - promised_days", "statutory_days > 0 AND promised_days IS NOT NULL"),),
+        (_case_sum("statutory_days", "statutory_days > 0 AND promised_days IS NOT NULL"),),
         sample=(completed_cases,)),
     "approval_instant_share": _approval_share(
         "item_code IN (SELECT item_code FROM dim_service_item WHERE is_instant)"),

@@ -39,20 +39,37 @@ _BIND = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def _group_sql(key: tuple[str, str, bool, str | None], measures: Sequence[Measure]) -> str:
+GroupKey = tuple[str, str, bool, str | None, str]  # (table, month column, open at month end, derived, row filter)
+
+
+@dataclass(frozen=True, slots=True)
+class _Histogram:
+    """A per-row column whose value counts are needed (for a median), folded into its table's slice query."""
+
+    column: str
+    where: str
+
+
+def _group_sql(key: GroupKey, measures: Sequence[Measure], histogram: _Histogram | None = None) -> str:
     """One GROUP BY over a fact table's indexed month slice that computes every measure needed from it."""
-    table, period_column, open_at_month_end, derived = key
-    cols = ", ".join(f"{m.expression} AS v{i}" for i, m in enumerate(measures))
+    table, period_column, open_at_month_end, derived, where = key
+    cols = "".join(f"{m.expression} AS v{i}, " for i, m in enumerate(measures))
     if open_at_month_end:
         # The late-or-open cases come off a partial index, once; only they are joined to the months.
         return (f"late AS MATERIALIZED (SELECT region_code, due_period, completed_period FROM {table} "
                 f"WHERE {OVERDUE_INDEX_WHERE} AND due_date < :today_date AND status <> 'not_accepted') "
-                f"SELECT late.region_code, months.period, {cols} FROM late "
+                f"SELECT late.region_code, months.period, {cols[:-2]} FROM late "
                 "JOIN months ON late.due_period <= months.period "
                 "AND (late.completed_period IS NULL OR late.completed_period > months.period) "
                 "GROUP BY late.region_code, months.period")
-    return (f"SELECT region_code, {period_column} AS period, {cols} FROM {derived or table} "
-            f"WHERE {period_column} IN :periods GROUP BY region_code, {period_column}")
+    if histogram is None:
+        return (f"SELECT region_code, {period_column} AS period, {cols[:-2]} FROM {derived or table} "
+                f"WHERE {period_column} IN :periods AND {where} GROUP BY region_code, {period_column}")
+    # One more GROUP BY column: the measures are summed over it in Python and its counts give the histogram.
+    counted = f"SUM(CASE WHEN {histogram.where} AND {histogram.column} IS NOT NULL THEN 1 ELSE 0 END)"
+    return (f"SELECT region_code, {period_column} AS period, {cols}{histogram.column} AS h, {counted} AS hn "
+            f"FROM {table} WHERE {period_column} IN :periods AND {where} "
+            f"GROUP BY region_code, {period_column}, {histogram.column}")
 
 
 def _months_cte(periods: Sequence[str]) -> str:
@@ -73,31 +90,34 @@ def _run_group(conn: Connection, sql: str, periods: list[str], params: Mapping[s
     return list(conn.execute(stmt, {k: values[k] for k in names}))
 
 
-def _measure_sums(conn: Connection, measures: Iterable[Measure], periods: list[str],
-                  params: Mapping[str, object]) -> MeasureSums:
-    """Every measure's value per (region, month), one query per fact-table slice."""
-    groups: dict[tuple[str, str, bool, str | None], list[Measure]] = {}
+Histograms = dict[_Histogram, dict[Pair, Counter]]
+
+
+def _measure_sums(conn: Connection, measures: Iterable[Measure], periods: list[str], params: Mapping[str, object],
+                  histograms: Mapping[GroupKey, _Histogram] | None = None) -> tuple[MeasureSums, Histograms]:
+    """Every measure's value per (region, month), and the histograms medians need: one query per table slice."""
+    histograms = histograms or {}
+    groups: dict[GroupKey, list[Measure]] = {key: [] for key in histograms}
     for m in dict.fromkeys(measures):
-        groups.setdefault((m.table, m.period_column, m.open_at_month_end, m.derived), []).append(m)
-    out: MeasureSums = {}
+        groups.setdefault((m.table, m.period_column, m.open_at_month_end, m.derived, m.slice_where), []).append(m)
+    sums: MeasureSums = {}
+    hists: Histograms = {}
     for key, group in groups.items():
-        rows = _run_group(conn, _group_sql(key, group), periods, params)
+        histogram = histograms.get(key)
+        if histogram is not None and any("DISTINCT" in m.expression.upper() for m in group):
+            raise ValueError(f"{key[0]}: a DISTINCT measure cannot share its slice with a histogram")
+        rows = _run_group(conn, _group_sql(key, group, histogram), periods, params)
         for i, m in enumerate(group):
-            out[m] = {(r[0], r[1]): float(r[2 + i]) for r in rows if r[2 + i] is not None}
-    return out
-
-
-def _median_histograms(conn: Connection, comp: Computation, periods: list[str]) -> dict[Pair, Counter]:
-    """Per (region, month), how many rows have each value: the median is read off it, the city pools it."""
-    m = comp.numerator[0]
-    sql = (f"SELECT region_code, {m.period_column}, {comp.median_column}, COUNT(*) FROM {m.table} "
-           f"WHERE {m.period_column} IN :periods AND {comp.median_where} AND {comp.median_column} IS NOT NULL "
-           f"GROUP BY region_code, {m.period_column}, {comp.median_column}")
-    stmt = text(sql).bindparams(bindparam("periods", expanding=True))
-    out: dict[Pair, Counter] = {}
-    for region, period, value, n in conn.execute(stmt, {"periods": periods}):
-        out.setdefault((region, period), Counter())[float(value)] += int(n)
-    return out
+            per_pair = sums.setdefault(m, {})
+            for r in rows:
+                if r[2 + i] is not None:
+                    per_pair[(r[0], r[1])] = per_pair.get((r[0], r[1]), 0.0) + float(r[2 + i])
+        if histogram is not None:
+            counts = hists.setdefault(histogram, {})
+            for r in rows:
+                if r[-2] is not None and r[-1]:
+                    counts.setdefault((r[0], r[1]), Counter())[float(r[-2])] += int(r[-1])
+    return sums, hists
 
 
 def histogram_median(histogram: Counter) -> float | None:
@@ -209,15 +229,17 @@ def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, s
     periods = sorted({p for _, p in all_pairs})
     comps = {k.code: computation_for(k) for k in kpis}
     params = _runtime(config, kpis, today)
-    sums = _measure_sums(conn, (m for c in comps.values() if c.family != "median" for m in c.measures), periods,
-                         params)
+    histograms = {_histogram_key(c): _Histogram(c.median_column, c.median_where)
+                  for c in comps.values() if c.family == "median"}
+    sums, hists = _measure_sums(conn, (m for c in comps.values() if c.family != "median" for m in c.measures),
+                                periods, params, histograms)
     _city_sums(sums, config.city.code, periods)
+    for counts in hists.values():
+        _pool_histograms(counts, config.city.code, periods)
     rows = []
     for kpi in kpis:
         comp = comps[kpi.code]
-        medians = _median_histograms(conn, comp, periods) if comp.family == "median" else {}
-        if medians:
-            _pool_histograms(medians, config.city.code, periods)
+        medians = hists.get(histograms[_histogram_key(comp)], {}) if comp.family == "median" else {}
         targets = sorted(set().union(*(pairs_by_table.get(t, set()) for t in comp.tables())))
         city_rows = [(config.city.code, p) for p in sorted({p for _, p in targets})]
         rows += [_mart_row(kpi=kpi, comp=comp, config=config, pair=pair, sums=sums, medians=medians)
@@ -228,6 +250,11 @@ def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, s
     if rank:
         refresh_county_ranking(conn=conn, config=config, periods=periods)
     return len(rows)
+
+
+def _histogram_key(comp: Computation) -> GroupKey:
+    m = comp.numerator[0]
+    return (m.table, m.period_column, False, None, m.slice_where)
 
 
 def _pool_histograms(medians: dict[Pair, Counter], city: str, periods: Sequence[str]) -> None:

@@ -63,6 +63,9 @@ def upgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_fact_approval_case_item_code'))
         batch_op.create_index('ix_fact_approval_case_overdue', ['due_period'], unique=False,
                               sqlite_where=sa.text(OVERDUE), postgresql_where=sa.text(OVERDUE))
+        batch_op.create_index('ix_fact_approval_case_bundle', ['bundle_id', 'completed_period'], unique=False,
+                              sqlite_where=sa.text('bundle_id IS NOT NULL'),
+                              postgresql_where=sa.text('bundle_id IS NOT NULL'))
 
     with op.batch_alter_table('fact_rating', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rectify_working_days', sa.Integer(), nullable=True))
@@ -92,6 +95,7 @@ def downgrade() -> None:
         batch_op.drop_column('rectify_working_days')
 
     with op.batch_alter_table('fact_approval_case', schema=None) as batch_op:
+        batch_op.drop_index('ix_fact_approval_case_bundle')
         batch_op.drop_index('ix_fact_approval_case_overdue')
         batch_op.create_index(batch_op.f('ix_fact_approval_case_item_code'), ['item_code'], unique=False)
         batch_op.drop_column('bundle_id')
