@@ -139,9 +139,12 @@ def test_render_one_city_page_and_one_county_page_for_review(built, tmp_path: Pa
     city, county = built
     out = REPO / "test-output"
     out.mkdir(exist_ok=True)
-    for name, data, page in (("bulletin-city", city.files["pdf"], 5), ("bulletin-county", county.files["pdf"], 8)):
+    for name, data, heading in (("bulletin-city", city.files["pdf"], "三、县（市、区）综合排名"),
+                                ("bulletin-county", county.files["pdf"], "六、平遥县情况")):
         path = tmp_path / f"{name}.pdf"
         path.write_bytes(data)
+        pages = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout.split("\f")
+        page = next(i for i, text in enumerate(pages, start=1) if heading in text)
         subprocess.run(["pdftoppm", "-r", "80", "-png", "-singlefile", "-f", str(page), "-l", str(page), str(path),
                         str(out / name)], check=True)
         assert (out / f"{name}.png").stat().st_size > 20_000
@@ -295,3 +298,20 @@ def test_report_command_refuses_an_unknown_month_and_format(site, capsys) -> Non
 def test_a_missing_font_names_the_package(tmp_path: Path) -> None:
     with pytest.raises(FontMissing, match="fonts-wqy-microhei"):
         register_font(str(tmp_path / "nowhere.ttc"))
+
+
+def test_archive_on_each_engine(warehouse: Warehouse, config: Config, tmp_path: Path) -> None:
+    """The archive table and its versioning work alike on SQLite and PostgreSQL."""
+    from bizenv.bulletin.archive import archive_file
+
+    cfg = config.model_copy(update={"bulletin": config.bulletin.model_copy(update={"archive_dir": str(tmp_path)})})
+    with warehouse.session() as s:
+        for content in (b"first", b"second"):
+            archive_file(session=s, config=cfg, period=PERIOD, region_code=YUCI, fmt="pdf", lang="zh",
+                         content=content, data_as_of=None, generated_at=GENERATED)
+    with warehouse.session() as s:
+        entries = list_archive(session=s, viewer=Viewer(role="county", region_code=YUCI), period=PERIOD)
+        assert [(e.version, e.size_bytes) for e in entries] == [(2, 6), (1, 5)]
+        assert open_archived(session=s, viewer=Viewer.city_wide(), report_id=entries[1].id,
+                             config=cfg).content == b"first"
+        assert list_archive(session=s, viewer=Viewer(role="county", region_code=PINGYAO)) == []

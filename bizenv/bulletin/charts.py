@@ -18,6 +18,7 @@ from PIL import Image
 from bizenv.bulletin.errors import ChromeMissing
 from bizenv.bulletin.facts import EditionFacts
 from bizenv.bulletin.model import Block, Chart
+from bizenv.bulletin.summary import kpi_name
 from bizenv.i18n import display_scale, format_number, format_period, name_in, region_name, t
 from dashboard.figures import FONT_FAMILY, county_comparison_figure
 from models.config import PILLARS, Config, KpiDefinition
@@ -32,8 +33,14 @@ TREND_KPIS = 2
 Figure = dict  # a plain Plotly figure spec: built without plotly's per-property validation, which costs seconds
 
 
+def _axis(**extra: object) -> dict:
+    """An axis as the plotly_white template draws it (a plain spec gets no template), with room for its labels."""
+    return {"automargin": True, "gridcolor": "#e9ecef", "zeroline": False, "linecolor": "#c8ccd0",
+            "tickfont": {"size": 12}, **extra}
+
+
 def _layout(*, height: int, width: int = 760, **extra: object) -> dict:
-    return {"template": "plotly_white", "width": width, "height": height, "paper_bgcolor": "white",
+    return {"width": width, "height": height, "paper_bgcolor": "white",
             "plot_bgcolor": "white", "font": {"family": FONT_FAMILY, "size": 13, "color": TEXT},
             "margin": {"l": 8, "r": 24, "t": 16, "b": 8}, "showlegend": False, **extra}
 
@@ -45,7 +52,7 @@ def trend_kpis(config: Config) -> list[KpiDefinition]:
 
 def trend_title(config: Config, facts: EditionFacts, lang: str) -> str:
     """全市平均办理时长、按时办结率近13个月走势."""
-    names = t("bulletin.list.sep", lang).join(name_in(k, lang) for k in trend_kpis(config))
+    names = t("bulletin.list.sep", lang).join(kpi_name(k, lang) for k in trend_kpis(config))
     return t("bulletin.chart.trend", lang, kpi=names, n=facts.trend["period"].nunique())
 
 
@@ -63,7 +70,8 @@ def trend_figure(config: Config, facts: EditionFacts, lang: str) -> Figure:
         rows = facts.trend[facts.trend["kpi_code"] == kpi.code].sort_values("period")
         scale, axis = display_scale(kpi.unit, lang), _axis_suffix(i)
         months = [format_period(p, lang)[2:] if lang == "zh" else format_period(p, lang) for p in rows["period"]]
-        data.append({"type": "scatter", "x": months, "y": [None if pd.isna(v) else float(v) * scale for v in rows["value"]],
+        values = [None if pd.isna(v) else float(v) * scale for v in rows["value"]]
+        data.append({"type": "scatter", "x": months, "y": values,
                      "mode": "lines+markers", "line": {"color": "#0072B2", "width": 2},
                      "xaxis": f"x{axis}", "yaxis": f"y{axis}"})
         target = [kpi.target_for(p) for p in rows["period"]]
@@ -72,10 +80,9 @@ def trend_figure(config: Config, facts: EditionFacts, lang: str) -> Figure:
                          "mode": "lines", "line": {"color": RED, "dash": "dash", "width": 1.5},
                          "xaxis": f"x{axis}", "yaxis": f"y{axis}"})
         left = (i - 1) * (width + gap)
-        layout[f"xaxis{axis}"] = {"domain": [left, left + width], "anchor": f"y{axis}", "tickangle": -45,
-                                  "tickfont": {"size": 11}}
-        layout[f"yaxis{axis}"] = {"anchor": f"x{axis}", "gridcolor": "#e9ecef",
-                                  "ticksuffix": "%" if kpi.unit == "ratio" else ""}
+        layout[f"xaxis{axis}"] = _axis(domain=[left, left + width], anchor=f"y{axis}", tickangle=-45,
+                                       tickfont={"size": 11})
+        layout[f"yaxis{axis}"] = _axis(anchor=f"x{axis}", ticksuffix="%" if kpi.unit == "ratio" else "")
         annotations.append({"text": name_in(kpi, lang), "x": left + width / 2, "y": 1.0, "xref": "paper",
                             "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
                             "font": {"size": 14}})
@@ -94,9 +101,8 @@ def composite_figure(facts: EditionFacts, n: int, lang: str) -> Figure:
            "text": [format_number(v, "score", lang) for v in ranked["composite"]], "textposition": "outside",
            "cliponaxis": False, "textfont": {"size": 13}}
     layout = _layout(height=400, bargap=0.3,
-                     yaxis={"autorange": "reversed", "showgrid": False, "ticks": "", "automargin": True},
-                     xaxis={"range": [0, 105], "title": {"text": t("bulletin.col.composite", lang)},
-                            "gridcolor": "#e9ecef"})
+                     yaxis=_axis(autorange="reversed", showgrid=False, ticks="", tickfont={"size": 13}),
+                     xaxis=_axis(range=[0, 105], title={"text": t("bulletin.col.composite", lang)}))
     return {"data": [bar], "layout": layout}
 
 
@@ -118,19 +124,25 @@ def comparison_figure(config: Config, facts: EditionFacts, kpi: KpiDefinition, l
 
 
 def scores_figure(config: Config, facts: EditionFacts, region: str, lang: str) -> Figure:
-    """A county's indicator scores (0-100) coloured by pillar, so its weak spots stand out."""
+    """A county's indicator scores (0-100), one colour per pillar with a legend, so its weak spots stand out."""
     rows = facts.scores[(facts.scores["region_code"] == region) & facts.scores["score"].notna()]
-    bar = {"type": "bar", "orientation": "h", "y": [name_in(config.kpi_by_code[c], lang) for c in rows["kpi_code"]],
-           "x": [float(v) for v in rows["score"]], "marker": {"color": [PILLAR_COLOURS.get(p, MIDDLE)
-                                                                     for p in rows["pillar"]]},
-           "text": [format_number(v, "score", lang) for v in rows["score"]], "textposition": "outside",
-           "cliponaxis": False, "textfont": {"size": 12}}
-    layout = _layout(height=330, bargap=0.25,
-                     yaxis={"autorange": "reversed", "showgrid": False, "ticks": "", "automargin": True,
-                            "tickfont": {"size": 12}},
-                     xaxis={"range": [0, 110], "title": {"text": t("bulletin.chart.score_axis", lang)},
-                            "gridcolor": "#e9ecef"})
-    return {"data": [bar], "layout": layout}
+    labels = [name_in(config.kpi_by_code[c], lang) for c in rows["kpi_code"]]
+    bars = []
+    for pillar in PILLARS:
+        part = rows[rows["pillar"] == pillar]
+        if part.empty:
+            continue
+        bars.append({"type": "bar", "orientation": "h", "name": t(f"bulletin.pillar.{pillar}", lang),
+                     "y": [name_in(config.kpi_by_code[c], lang) for c in part["kpi_code"]],
+                     "x": [float(v) for v in part["score"]], "marker": {"color": PILLAR_COLOURS[pillar]},
+                     "text": [format_number(v, "score", lang) for v in part["score"]], "textposition": "outside",
+                     "cliponaxis": False, "textfont": {"size": 12}})
+    layout = _layout(height=360, bargap=0.25, barmode="overlay", showlegend=True,
+                     legend={"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top", "font": {"size": 12}},
+                     yaxis=_axis(autorange="reversed", showgrid=False, ticks="", categoryorder="array",
+                                 categoryarray=labels),
+                     xaxis=_axis(range=[0, 110], title={"text": t("bulletin.chart.score_axis", lang)}))
+    return {"data": bars, "layout": layout}
 
 
 def figures_for(*, config: Config, facts: EditionFacts, blocks: Sequence[Block],
@@ -176,16 +188,22 @@ def _opaque(png: bytes) -> bytes:
 
 
 class ChartExporter:
-    """One kaleido browser for a whole report run, on its own event loop; each distinct figure is exported once."""
+    """One kaleido browser for a whole report run, on its own event loop; each distinct figure is exported once.
 
-    def __init__(self, *, scale: float = SCALE, timeout: float = 120.0) -> None:
+    The browser starts in the background on entry, so reading the marts and building the content overlap its start;
+    the figures of one call are exported concurrently on `tabs` browser tabs.
+    """
+
+    def __init__(self, *, scale: float = SCALE, timeout: float = 120.0, tabs: int = 1) -> None:
         self.scale = scale
         self.timeout = timeout
+        self.tabs = tabs
         self.exported = 0
         self._cache: dict[str, bytes] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._kaleido = None
+        self._opening: Future | None = None
 
     def __enter__(self) -> ChartExporter:
         if find_chrome() is None:
@@ -195,37 +213,45 @@ class ChartExporter:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="bulletin-kaleido", daemon=True)
         self._thread.start()
-        self._kaleido = kaleido.Kaleido(n=1, timeout=self.timeout, mathjax=False)
-        self._call(self._kaleido.open())
+        self._kaleido = kaleido.Kaleido(n=self.tabs, timeout=self.timeout, mathjax=False)
+        self._opening = asyncio.run_coroutine_threadsafe(self._kaleido.open(), self._loop)
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if self._kaleido is not None:
+            if self._opening is not None:
+                self._opening.result(timeout=self.timeout)
                 self._call(self._kaleido.close())
         finally:
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(timeout=30)
                 self._loop.close()
-            self._kaleido = self._loop = self._thread = None
+            self._kaleido = self._loop = self._thread = self._opening = None
 
     def _call(self, coroutine) -> object:  # noqa: ANN001 - a coroutine
+        self._opening.result(timeout=self.timeout)  # the browser is up (or its start failed, which raises here)
         future: Future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         return future.result(timeout=self.timeout + 30)
 
-    def png(self, figure: Figure | go.Figure) -> bytes:
-        """The figure as PNG at the figure's own size times `scale`."""
+    def _spec(self, figure: Figure | go.Figure) -> tuple[str, dict]:
         spec = json.loads(figure.to_json()) if isinstance(figure, go.Figure) else figure
-        key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=_plain).encode()).hexdigest()
-        if key not in self._cache:
+        return hashlib.sha256(json.dumps(spec, sort_keys=True, default=_plain).encode()).hexdigest(), spec
+
+    async def _export(self, specs: list[dict]) -> list[bytes]:
+        async def one(spec: dict) -> bytes:
             layout = spec.get("layout", {})
             opts = dict(format="png", width=layout.get("width") or 760, height=layout.get("height") or 400,
                         scale=self.scale)
-            self._cache[key] = _opaque(self._call(self._kaleido.calc_fig(spec, opts=opts)))
-            self.exported += 1
-        return self._cache[key]
+            return await self._kaleido.calc_fig(spec, opts=opts)
+        return await asyncio.gather(*(one(s) for s in specs))
 
     def images(self, figures: dict[str, Figure | go.Figure]) -> dict[str, bytes]:
-        """PNG bytes of each figure, by key."""
-        return {key: self.png(fig) for key, fig in figures.items()}
+        """PNG bytes of each figure, by key; figures exported before in this run come from the cache."""
+        keyed = {name: self._spec(fig) for name, fig in figures.items()}
+        todo = {digest: spec for digest, spec in keyed.values() if digest not in self._cache}
+        if todo:
+            for digest, png in zip(todo, self._call(self._export(list(todo.values()))), strict=True):
+                self._cache[digest] = _opaque(png)
+            self.exported += len(todo)
+        return {name: self._cache[digest] for name, (digest, _) in keyed.items()}

@@ -20,7 +20,7 @@ from bizenv.bulletin.cells import (change_cell, int_cell, kpi_label, missing, ra
 from bizenv.bulletin.facts import EditionFacts, page_regions
 from bizenv.bulletin.model import Block, Bulletin, Cell, Chart, Heading, PageBreak, Para, Table
 from bizenv.bulletin.summary import kpi_name, rank_move, summary_paragraphs
-from bizenv.i18n import MESSAGES, MISSING, describe_alert, format_datetime, format_number, format_period, t
+from bizenv.i18n import MESSAGES, MISSING, describe_alert, format_datetime, format_number, format_period, name_in, t
 from models.config import PILLARS, Config, KpiDefinition, Unit
 
 SECTIONS = ("summary", "headline", "ranking", "lists", "alerts", "counties", "notes")
@@ -69,7 +69,8 @@ def headline_table(config: Config, facts: EditionFacts, lang: str) -> Table:
         ))
     cols = ("kpi", "value", "previous", "mom", "last_year", "yoy", "target", "status")
     return Table(sheet=t("bulletin.section.headline", lang), columns=tuple(t(f"bulletin.col.{c}", lang) for c in cols),
-                 rows=tuple(rows), widths=(3.4, 1.2, 1.2, 1.6, 1.2, 1.6, 1.2, 1.1), note=t("bulletin.note.headline", lang))
+                 rows=tuple(rows), widths=(3.4, 1.2, 1.2, 1.6, 1.2, 1.6, 1.2, 1.1),
+                 note=t("bulletin.note.headline", lang))
 
 
 # ---- ranking and the red and black lists ---------------------------------------------------------------------
@@ -236,7 +237,7 @@ def county_blocks(config: Config, facts: EditionFacts, region: str, lang: str) -
     blocks.append(Para(_county_missed(config, facts, region, lang)))
     blocks.append(county_table(config, facts, region, lang))
     if (facts.scores["region_code"] == region).any():
-        blocks.append(Chart(f"scores_{region}", t("bulletin.chart.scores", lang, county=name), 760, 330))
+        blocks.append(Chart(f"scores_{region}", t("bulletin.chart.scores", lang, county=name), 760, 360))
     return blocks
 
 
@@ -306,6 +307,6 @@ def build_content(*, config: Config, facts: EditionFacts, lang: str, generated_a
     figs = charts.figures_for(config=config, facts=facts, blocks=blocks, lang=lang) if with_figures else {}
     return Bulletin(period=facts.period, region_code=region, is_city=is_city, lang=lang,
                     title=t("bulletin.title", lang, scope=name), edition=edition,
-                    issuer=t("bulletin.issuer", lang, city=config.city.name_zh if lang == "zh" else config.city.name_en),
+                    issuer=t("bulletin.issuer", lang, city=name_in(config.city, lang)),
                     generated_at=generated_at, data_as_of=facts.data_as_of, summary=tuple(summary),
                     blocks=tuple(blocks), figures=figs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import pandas as pd
@@ -79,6 +79,17 @@ def year_ago(period: str) -> str:
 def page_regions(config: Config, region_code: str) -> list[str]:
     """Counties that get a full page: all of them in the city edition, only its own in a county edition."""
     return config.unit_codes() if region_code == config.city.code else [region_code]
+
+
+def scope_facts(facts: EditionFacts, *, config: Config, region_code: str) -> EditionFacts:
+    """A county edition's facts cut from the city edition's: its own alerts, score page and explanation only."""
+    if region_code == facts.region_code:
+        return facts
+    pages = page_regions(config, region_code)
+    return replace(facts, region_code=region_code,
+                   scores=facts.scores[facts.scores["region_code"].isin(pages)].reset_index(drop=True),
+                   explanations={code: facts.explanations[code] for code in pages if code in facts.explanations},
+                   alerts=[a for a in facts.alerts if a.region_code == region_code])
 
 
 def gather_facts(*, session: Session, config: Config, period: str, region_code: str,

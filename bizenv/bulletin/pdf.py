@@ -47,9 +47,11 @@ def register_font(path: str = str(FONT_PATH)) -> str:
     return FONT
 
 
-def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=17, wordWrap="CJK", spaceAfter=4,
-                          firstLineIndent=21)
+def _styles(lang: str) -> dict[str, ParagraphStyle]:
+    """Chinese wraps between any two characters and indents paragraphs by two; English wraps between words."""
+    wrap = "CJK" if lang == "zh" else None
+    base = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=17, wordWrap=wrap, spaceAfter=4,
+                          firstLineIndent=21 if lang == "zh" else 0)
     return {
         "body": base,
         "lead": ParagraphStyle("lead", parent=base, textColor=colors.HexColor("#1F4E79"), firstLineIndent=0),
@@ -61,10 +63,10 @@ def _styles() -> dict[str, ParagraphStyle]:
                              firstLineIndent=0),
         "caption": ParagraphStyle("caption", parent=base, fontSize=9.5, leading=14, alignment=TA_CENTER,
                                   firstLineIndent=0, spaceBefore=6, spaceAfter=2),
-        "cell": ParagraphStyle("cell", fontName=FONT, fontSize=8.5, leading=11, wordWrap="CJK"),
-        "cell_right": ParagraphStyle("cell_right", fontName=FONT, fontSize=8.5, leading=11, wordWrap="CJK",
+        "cell": ParagraphStyle("cell", fontName=FONT, fontSize=8.5, leading=11, wordWrap=wrap),
+        "cell_right": ParagraphStyle("cell_right", fontName=FONT, fontSize=8.5, leading=11, wordWrap=wrap,
                                      alignment=TA_RIGHT),
-        "head": ParagraphStyle("head", fontName=FONT, fontSize=8.5, leading=11, wordWrap="CJK",
+        "head": ParagraphStyle("head", fontName=FONT, fontSize=8.5, leading=11, wordWrap=wrap,
                                textColor=colors.white, alignment=TA_CENTER),
         "cover_title": ParagraphStyle("ct", fontName=FONT, fontSize=24, leading=34, alignment=TA_CENTER,
                                       textColor=colors.HexColor("#B22222")),
@@ -172,7 +174,7 @@ def render_pdf(bulletin: model.Bulletin, images: dict[str, bytes]) -> bytes:
     """The PDF bytes of an edition, given the PNG of each chart."""
     register_font()
     rl_config.useA85 = 0  # binary streams: pure-Python ASCII85 of the chart images costs seconds and 25% size
-    styles = _styles()
+    styles = _styles(bulletin.lang)
     lang = bulletin.lang
     when = format_datetime(bulletin.generated_at, lang)
     short_title = f"{bulletin.title}（{format_period(bulletin.period, lang)}）" if lang == "zh" else (

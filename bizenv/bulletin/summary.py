@@ -74,7 +74,7 @@ def missed_sentence(config: Config, facts: EditionFacts, region: str, lang: str)
                        target=_with_unit(target, kpi.unit, lang, None)))
     if not items:
         return t("bulletin.summary.all_met", lang)
-    return t("bulletin.summary.missed", lang, n=len(items), items=t("bulletin.list.sep", lang).join(items))
+    return t("bulletin.summary.missed", lang, n=len(items), items=t("bulletin.summary.missed_sep", lang).join(items))
 
 
 def _with_unit(value: float | None, unit: str, lang: str, distinct_from: float | None) -> str:

@@ -64,6 +64,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bulletin.list.composite": {"zh": "综合指数", "en": "Composite index"},
     "bulletin.list.entry": {"zh": "{region}（{value}）", "en": "{region} ({value})"},
     "bulletin.list.sep": {"zh": "、", "en": ", "},
+    "bulletin.summary.missed_sep": {"zh": "；", "en": "; "},
     # charts
     "bulletin.chart.composite": {"zh": "各县（市、区）综合指数（{period}）", "en": "Composite index by county ({period})"},
     "bulletin.chart.comparison": {"zh": "各县（市、区）{kpi}（{period}）", "en": "{kpi} by county ({period})"},
@@ -101,7 +102,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bulletin.county.move_none": {"zh": "上月无排名", "en": "not ranked last month"},
     "bulletin.county.gains": {"zh": "主要加分指标：{items}。", "en": "Gained most on: {items}."},
     "bulletin.county.losses": {"zh": "主要失分指标：{items}。", "en": "Lost most on: {items}."},
-    "bulletin.county.points": {"zh": "{kpi}（{delta}分）", "en": "{kpi} ({delta} points)"},
+    "bulletin.county.points": {"zh": "{kpi}{delta}分", "en": "{kpi} ({delta} points)"},
     "bulletin.county.missed": {"zh": "未达年度目标：{items}。", "en": "Targets missed: {items}."},
     "bulletin.county.all_met": {"zh": "各项有目标的指标均达到或接近年度目标。",
                                 "en": "Every indicator with a target met it or came near."},
@@ -124,25 +125,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{up} moved up {up_n} places, the largest rise; {down} fell {down_n}, the largest fall."},
     "bulletin.summary.rank_moves_none": {"zh": "各县区排名与上月相比无变化。", "en": "No county's rank changed."},
     "bulletin.summary.kpi_moves": {
-        "zh": "从指标变化看，{better}改善最明显（{better_change}），{worse}变化最不利（{worse_change}）。",
+        "zh": "从指标变化看，{better}改善最明显，{better_change}；{worse}变化最不利，{worse_change}。",
         "en": "Of the indicators, {better} improved most ({better_change}) and {worse} moved most the wrong way "
               "({worse_change})."},
     "bulletin.summary.missed": {"zh": "未达到年度目标的指标有{n}项：{items}。",
                                 "en": "{n} indicator(s) missed the year's target: {items}."},
-    "bulletin.summary.missed_item": {"zh": "{kpi}（{value}，目标{target}）",
+    "bulletin.summary.missed_item": {"zh": "{kpi}{value}，目标{target}",
                                      "en": "{kpi} ({value}, target {target})"},
     "bulletin.summary.all_met": {"zh": "各项有目标的指标均达到或接近年度目标。",
                                  "en": "Every indicator with a target met it or came near."},
     "bulletin.summary.alerts": {"zh": "本月共有预警事项{n}项，其中严重{high}项，详见第{section}部分。",
-                                "en": "There are {n} alerts this month, {high} of them high; see section {section}."},
+                                "en": "Alerts this month: {n}, {high} of them high; see section {section}."},
     "bulletin.summary.alerts_no_high": {"zh": "本月共有预警事项{n}项，详见第{section}部分。",
-                                        "en": "There are {n} alerts this month; see section {section}."},
+                                        "en": "Alerts this month: {n}; see section {section}."},
     "bulletin.summary.county_rank": {
         "zh": "{county}综合指数{composite}，全市第{rank}位，{move}。",
         "en": "{county} scored {composite} on the composite index, ranked {rank} of the counties, {move}."},
     "bulletin.summary.no_data": {"zh": "{month}暂无指标数据。", "en": "There is no KPI data for {month}."},
     # data notes
-    "bulletin.notes.as_of": {"zh": "数据截至{when}（最近一次成功的数据更新）。",
+    "bulletin.notes.as_of": {"zh": "数据截至{when}，即最近一次成功的数据更新时间。",
                              "en": "Data as of {when} (the last successful data update)."},
     "bulletin.notes.sources": {
         "zh": "数据来源：山西省一体化政务服务平台（办件、事项清单）、政务服务“好差评”系统、12345政务服务便民热线、"
@@ -150,7 +151,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Sources: the provincial integrated government-service platform (cases, service catalogue), the "
               "好差评 rating system, the 12345 hotline, and the counties' monthly workbooks."},
     "bulletin.notes.quarantine": {
-        "zh": "未通过校验、暂存隔离区的数据共{n}行，未计入本通报（明细见数据运维页面或 bizenv etl rejects）。",
+        "zh": "未通过校验、暂存隔离区的数据共{n}行，未计入本通报，明细见平台“数据运维”页面。",
         "en": "{n} source rows failed validation and are held in quarantine, outside this bulletin (see the data "
               "operations page or bizenv etl rejects)."},
     "bulletin.notes.method": {
