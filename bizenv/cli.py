@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import sys
 from collections.abc import Sequence
@@ -204,9 +205,28 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     if result.failed:
         print("error: the demo ETL failed; see the lines above", file=sys.stderr)
         return 1
+    _print_demo_accounts(config)
     if args.no_serve:
         return 0
-    return _serve(config, host=args.host, port=args.port)
+    return _serve(config, host=args.host, port=args.port, demo=True)
+
+
+def _print_demo_accounts(config: Config) -> None:
+    """Create the demo's accounts (one per role) and print their passwords, once, when they are created."""
+    from zoneinfo import ZoneInfo
+
+    from models.accounts import ensure_demo_accounts
+
+    now = datetime.datetime.now(ZoneInfo(config.timezone)).replace(tzinfo=None, microsecond=0)
+    with _warehouse(config).session() as session:
+        created = ensure_demo_accounts(session=session, unit_codes=config.unit_codes(), now=now)
+    if created:
+        _print("demo accounts (passwords are shown only now; `bizenv users reset-password NAME` sets a new one):")
+        for username, role, password in created:
+            _print(f"  {username:<14} {role:<16} {password}")
+    else:
+        _print("demo accounts: demo_admin, demo_leader, demo_analyst, demo_yuci (passwords were printed when they "
+               "were created; `bizenv users reset-password NAME` sets a new one)")
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
@@ -214,11 +234,16 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     return _serve(config, host=args.host, port=args.port)
 
 
-def _serve(config: Config, *, host: str, port: int) -> int:
+def _serve(config: Config, *, host: str, port: int, demo: bool = False) -> int:
     from dashboard.app import create_app
+    from dashboard.auth import InsecureSecretKey
 
-    app = create_app(config)
-    _print(f"\nbizenv dashboard: http://{host}:{port}/  (no login yet; press Ctrl+C to stop)")
+    try:
+        app = create_app(config, allow_ephemeral_key=demo)
+    except InsecureSecretKey as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print(f"\nbizenv dashboard: http://{host}:{port}/  (sign in; press Ctrl+C to stop)")
     app.run(host=host, port=port, debug=False)  # werkzeug itself explains a port that is in use
     return 0
 

@@ -6,8 +6,6 @@ machines are offline, so the page never asks for an external URL.
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html
 
 from bizenv.i18n import HTML_LANG, LANGS, t
 from dashboard import tables
+from dashboard.auth import install_auth, secret_key
 from dashboard.context import current_config, current_lang, install_context
 from models.config import Config, load_config
 from models.db import Warehouse
@@ -24,7 +23,6 @@ from models.db import Warehouse
 PACKAGE_DIR = Path(__file__).resolve().parent
 PAGES_DIR = PACKAGE_DIR / "pages"
 ASSETS_DIR = PACKAGE_DIR / "assets"
-SECRET_KEY_ENV = "BIZENV_SECRET_KEY"
 LANG_STORE = "app-lang-store"
 TITLES_STORE = "app-titles-store"
 
@@ -57,14 +55,19 @@ def _navbar(config: Config) -> dbc.Navbar:
                           size="sm", color="light", outline=code != lang, n_clicks=0) for code in LANGS]
     switch = html.Div(dbc.ButtonGroup(buttons), id="app-lang-group", role="group", title=t("app.lang_switch", lang),
                       className="app-lang-switch ms-auto")
+    logout = dbc.NavItem(dbc.NavLink(t("auth.logout", lang), id="app-logout-link", href="/logout",
+                                     external_link=True))
     return dbc.Navbar(
         dbc.Container([
             dbc.NavbarBrand(config.dashboard.title_zh if lang == "zh" else config.dashboard.title_en,
                             id="app-title-text", href="/", className="app-brand"),
-            dbc.Nav(links, navbar=True, className="app-nav me-auto"),
             switch,
+            # On a phone the links fold behind a toggler, so the bar never runs wider than the screen.
+            dbc.NavbarToggler(id="app-nav-toggler-button", n_clicks=0, className="ms-2"),
+            dbc.Collapse(dbc.Nav([*links, logout], navbar=True, className="app-nav me-auto"),
+                         id="app-nav-collapse", is_open=False, navbar=True),
         ], fluid="xl", className="app-navbar-inner"),
-        color="primary", dark=True, className="app-navbar mb-3",
+        color="primary", dark=True, expand="lg", className="app-navbar mb-3",
     )
 
 
@@ -91,7 +94,12 @@ def render_shell(lang: str | None) -> list:
     dashboard = current_config().dashboard
     links = [t(p["nav_key"], lang) for p in _nav_pages()]
     return [dashboard.title_zh if lang == "zh" else dashboard.title_en, *links, lang != "zh", lang != "en",
-            t("app.lang_switch", lang)]
+            t("app.lang_switch", lang), t("auth.logout", lang)]
+
+
+def toggle_nav(n_clicks: int | None, is_open: bool) -> bool:
+    """Open or fold the phone menu."""
+    return not is_open if n_clicks else is_open
 
 
 def _register_shell_callbacks(app: Dash) -> None:
@@ -100,8 +108,10 @@ def _register_shell_callbacks(app: Dash) -> None:
     app.callback(
         Output("app-title-text", "children"), *[Output(_nav_link_id(p), "children") for p in _nav_pages()],
         Output("app-lang-zh-button", "outline"), Output("app-lang-en-button", "outline"),
-        Output("app-lang-group", "title"), Input(LANG_STORE, "data"),
+        Output("app-lang-group", "title"), Output("app-logout-link", "children"), Input(LANG_STORE, "data"),
     )(render_shell)
+    app.callback(Output("app-nav-collapse", "is_open"), Input("app-nav-toggler-button", "n_clicks"),
+                 State("app-nav-collapse", "is_open"), prevent_initial_call=True)(toggle_nav)
     app.clientside_callback(_DOCUMENT_JS, Output("app-doclang-store", "data"), Input(LANG_STORE, "data"),
                             Input("_pages_store", "data"), State(TITLES_STORE, "data"))
 
@@ -118,13 +128,13 @@ def _index_string(app: Dash, lang: str) -> str:
     return app.index_string.replace("<html>", f'<html lang="{HTML_LANG[lang]}">', 1)
 
 
-def secret_key() -> str:
-    """The session-signing key from BIZENV_SECRET_KEY; a random per-process key stands in until login lands."""
-    return os.environ.get(SECRET_KEY_ENV) or secrets.token_hex(32)
+def create_app(config: Config | None = None, *, warehouse: Warehouse | None = None, login_required: bool = True,
+               allow_ephemeral_key: bool = False) -> Dash:
+    """Build the dashboard for a config (default: config.yaml) and a warehouse (default: the config's URL).
 
-
-def create_app(config: Config | None = None, *, warehouse: Warehouse | None = None) -> Dash:
-    """Build the dashboard for a config (default: config.yaml) and a warehouse (default: the config's URL)."""
+    Production entry points keep `login_required`; only page-rendering tests turn it off (every reader is then
+    city-wide). `allow_ephemeral_key` lets the demo and tests run without BIZENV_SECRET_KEY.
+    """
     config = config or load_config()
     warehouse = warehouse or Warehouse(config.database_url())
     lang = config.dashboard.default_language
@@ -133,10 +143,16 @@ def create_app(config: Config | None = None, *, warehouse: Warehouse | None = No
         serve_locally=True, include_pages_meta=False, update_title=None,
         title=config.dashboard.title_zh if lang == "zh" else config.dashboard.title_en,
         routing_callback_inputs={"lang": State(LANG_STORE, "data")},
+        # Otherwise Dash renders every page's layout on the first request, whoever sends it (even /login), and
+        # layouts read data as the viewer. Ids are checked instead by the rendering tests of every page.
+        suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     install_context(app.server, config=config, warehouse=warehouse)
-    app.server.secret_key = secret_key()
+    if login_required:
+        install_auth(app, config=config, warehouse=warehouse, allow_ephemeral_key=allow_ephemeral_key)
+    else:
+        app.server.secret_key = secret_key(allow_ephemeral=True)
     app.index_string = _index_string(app, lang)
     app.layout = shell_layout(config)
     _register_shell_callbacks(app)

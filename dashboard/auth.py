@@ -232,5 +232,6 @@ def install_auth(app: Dash, *, config: Config, warehouse: Warehouse, allow_ephem
 
     server.add_url_rule("/login", "bizenv_login", _login_view(config, warehouse), methods=["GET", "POST"])
     server.add_url_rule("/logout", "bizenv_logout", _logout_view(config, warehouse), methods=["GET", "POST"])
-    server.before_request(_gate)
+    # First of all hooks: Dash's own first-request hook renders every page's layout, which reads data.
+    server.before_request_funcs.setdefault(None, []).insert(0, _gate)
     server.after_request(_headers(app))

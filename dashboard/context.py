@@ -106,8 +106,12 @@ def current_warehouse() -> Warehouse:
 
 
 def current_viewer() -> Viewer:
-    """Who is reading; city-wide until login lands (one function, so the login issue swaps only this)."""
-    return Viewer.city_wide()
+    """Who is reading: the logged-in account's role and region, from the server-side session, never the browser."""
+    if not flask.current_app.config.get("BIZENV_AUTH"):
+        return Viewer.city_wide()  # an app built without login (page-rendering tests only)
+    from dashboard.auth import current_viewer as logged_in_viewer
+
+    return logged_in_viewer()
 
 
 def current_lang(value: object) -> Lang:

@@ -97,9 +97,11 @@ def data_table(*, table_id: str, frame: pd.DataFrame, lang: str, filters: Mappin
         id=f"{table_id}-grid", rowData=_records(frame[[c.field for c in columns]]),
         columnDefs=_column_defs(columns, lang), columnSize="responsiveSizeToFit",
         defaultColDef={"minWidth": 90, "filter": False},
-        dashGridOptions={"pagination": True, "paginationPageSize": page_size, "domLayout": "normal",
-                         "overlayNoRowsTemplate": t("table.no_rows", lang), "suppressCellFocus": True},
-        style={"height": f"{height}px", "width": "100%"}, className="ag-theme-alpine",
+        # AG Grid 33+ themes by its Theming API (a legacy class name here blanks the cells); plain-text locale.
+        dashGridOptions={"pagination": True, "paginationPageSize": page_size, "paginationPageSizeSelector": False,
+                         "domLayout": "normal", "theme": "themeAlpine", "suppressCellFocus": True,
+                         "localeText": {"noRowsToShow": t("table.no_rows", lang)}},
+        style={"height": f"{height}px", "width": "100%"},
     )
     return html.Div([
         buttons,

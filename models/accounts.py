@@ -224,3 +224,24 @@ def count_recent_failures(*, session: Session, ip: str, since: dt.datetime) -> i
     stmt = select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "login", AuditEntry.success.is_(False), AuditEntry.ip == ip, AuditEntry.at >= since)
     return int(session.scalar(stmt) or 0)
+
+
+DEMO_ACCOUNTS: tuple[tuple[str, str, str | None], ...] = (
+    ("demo_admin", "admin", None), ("demo_leader", "leader", None), ("demo_analyst", "analyst", None),
+    ("demo_yuci", "county", "140702"),
+)
+
+
+def ensure_demo_accounts(*, session: Session, unit_codes: Sequence[str],
+                         now: dt.datetime) -> list[tuple[str, str, str]]:
+    """One demo account per role, created once with a random password that is returned (to print) only then."""
+    created = []
+    for username, role, region in DEMO_ACCOUNTS:
+        if find_user(session=session, username=username) is None:
+            password = secrets.token_urlsafe(12)
+            add_user(session=session, username=username, password=password, role=role, region_code=region,
+                     unit_codes=unit_codes, now=now, is_demo=True)
+            audit(session=session, action="user_add", success=True, now=now, username="demo",
+                  details={"user": username, "role": role, "region": region, "demo": True})
+            created.append((username, role if region is None else f"{role} {region}", password))
+    return created

@@ -94,7 +94,7 @@ def dashboard_warehouse(tmp_path: Path, dashboard_config: Config) -> Iterator[Wa
 @pytest.fixture
 def dashboard_app(dashboard_config: Config, dashboard_warehouse: Warehouse) -> Dash:
     """The dashboard on the two-month warehouse."""
-    return create_app(dashboard_config, warehouse=dashboard_warehouse)
+    return create_app(dashboard_config, warehouse=dashboard_warehouse, login_required=False)
 
 
 def as_plain(node: Any) -> Any:

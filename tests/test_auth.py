@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from dashboard.app import create_app
-from dashboard.auth import InsecureSecretKey, install_auth, secret_key
+from dashboard.auth import InsecureSecretKey, secret_key
 from models.accounts import add_user
 from models.config import Config
 from models.db import Warehouse
@@ -44,8 +44,7 @@ def site(demo_site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
                                    ("taigu", "county", "140703"), ("victim", "analyst", None)):
             add_user(session=s, username=name, password=PASSWORD, role=role, region_code=region,
                      unit_codes=cfg.unit_codes(), now=NOW)
-    app = create_app(cfg, warehouse=wh)
-    install_auth(app, config=cfg, warehouse=wh, allow_ephemeral_key=True)
+    app = create_app(cfg, warehouse=wh, allow_ephemeral_key=True)  # login required: the production default
     yield cfg, wh, app
     wh.dispose()
 

@@ -51,7 +51,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     config = load_config()
     warehouse = build_warehouse(tmp_path_factory.mktemp("browser") / "w.db", config)
-    app = create_app(config, warehouse=warehouse)
+    app = create_app(config, warehouse=warehouse, login_required=False)
     app.enable_dev_tools(debug=True, dev_tools_ui=True, dev_tools_props_check=True, dev_tools_hot_reload=False,
                          dev_tools_disable_version_check=True, dev_tools_serve_dev_bundles=True)
     server = make_server("127.0.0.1", 0, app.server, threaded=True)

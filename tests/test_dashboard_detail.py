@@ -45,7 +45,7 @@ def _module(name: str):  # noqa: ANN202
 @pytest.fixture(scope="module")
 def app(demo_site):  # noqa: ANN001, ANN201
     cfg, wh = demo_site
-    return create_app(cfg, warehouse=wh)
+    return create_app(cfg, warehouse=wh, login_required=False)
 
 
 def _callback_ids(deps: list[dict]) -> set[str]:

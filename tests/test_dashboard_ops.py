@@ -40,7 +40,7 @@ def _page(name: str):
 @pytest.fixture(scope="module")
 def demo_app(demo_site):
     cfg, wh = demo_site
-    return create_app(cfg, warehouse=wh)
+    return create_app(cfg, warehouse=wh, login_required=False)
 
 
 # ---- reads ------------------------------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ def test_cache_is_invalidated_by_a_new_successful_run(dashboard_config, tmp_path
     from dashboard import context
 
     warehouse = build_warehouse(tmp_path / "c.db", dashboard_config)
-    app = create_app(dashboard_config, warehouse=warehouse)
+    app = create_app(dashboard_config, warehouse=warehouse, login_required=False)
     calls = []
 
     def read(*, session, period):
@@ -164,7 +164,7 @@ def live(demo_site) -> Iterator[tuple[str, list[float]]]:
     from werkzeug.serving import make_server
 
     cfg, wh = demo_site
-    app = create_app(cfg, warehouse=wh)
+    app = create_app(cfg, warehouse=wh, login_required=False)
     app.enable_dev_tools(debug=True, dev_tools_ui=True, dev_tools_props_check=True, dev_tools_hot_reload=False,
                          dev_tools_disable_version_check=True)
     timings: list[float] = []

@@ -43,7 +43,7 @@ def site(demo_site):  # noqa: ANN001, ANN201
     event = PolicyEvent(date="2026-03-15", label_zh="测试政策事件", label_en="Test policy event")
     dashboard = cfg.dashboard.model_copy(update={"events": [*cfg.dashboard.events, event]})
     cfg = cfg.model_copy(update={"dashboard": dashboard})
-    return cfg, wh, create_app(cfg, warehouse=wh)
+    return cfg, wh, create_app(cfg, warehouse=wh, login_required=False)
 
 
 def _mart(wh, sql: str, **params) -> pd.DataFrame:  # noqa: ANN001
@@ -238,7 +238,7 @@ def test_callback_timings(site, capsys):
 @pytest.fixture(scope="module")
 def live_url(site) -> Iterator[str]:  # noqa: ANN001
     cfg, wh, _ = site
-    app = create_app(cfg, warehouse=wh)
+    app = create_app(cfg, warehouse=wh, login_required=False)
     app.enable_dev_tools(debug=True, dev_tools_ui=True, dev_tools_props_check=True, dev_tools_hot_reload=False,
                          dev_tools_disable_version_check=True, dev_tools_serve_dev_bundles=True)
     server = make_server("127.0.0.1", 0, app.server, threaded=True)

@@ -87,8 +87,8 @@ def test_ids_follow_the_naming_rule(dashboard_app):
 
 
 def test_two_apps_in_one_process_each_get_their_callbacks(dashboard_config, tmp_path):
-    first = create_app(dashboard_config, warehouse=build_warehouse(tmp_path / "a.db", dashboard_config))
-    second = create_app(dashboard_config, warehouse=build_warehouse(tmp_path / "b.db", dashboard_config))
+    first = create_app(dashboard_config, warehouse=build_warehouse(tmp_path / "a.db", dashboard_config), login_required=False)
+    second = create_app(dashboard_config, warehouse=build_warehouse(tmp_path / "b.db", dashboard_config), login_required=False)
     for app in (first, second):
         deps = app.server.test_client().get("/_dash-dependencies").get_json()
         assert any("overview-cards-row" in d["output"] for d in deps)
@@ -222,7 +222,7 @@ def test_empty_warehouse_shows_a_friendly_message(dashboard_config, tmp_path, mi
         from models.db import Warehouse
 
         warehouse = Warehouse(f"sqlite:///{tmp_path / 'bare.db'}")
-    app = create_app(dashboard_config, warehouse=warehouse)
+    app = create_app(dashboard_config, warehouse=warehouse, login_required=False)
     client = app.server.test_client()
     assert client.get("/").status_code == 200
     with app.server.test_request_context("/"):
