@@ -56,7 +56,7 @@ def _regions(session: Session) -> pd.DataFrame:
 
 def ranking_periods(*, session: Session, viewer: Viewer, before: str | None = None) -> list[str]:
     """Months that have a county ranking, newest first; `before` leaves out that month and later."""
-    del viewer  # rankings are visible to every role
+    # Rankings are visible to every role; the viewer only matters for the fallback to KPI months.
     stmt = select(MartCountyRanking.period).distinct().order_by(MartCountyRanking.period.desc())
     if before is not None:
         stmt = stmt.where(MartCountyRanking.period < before)
