@@ -112,11 +112,10 @@ def _composite_lists(facts: EditionFacts, n: int, lang: str) -> tuple[Cell, ...]
     ranked = facts.ranking.dropna(subset=["rank"])
     if len(ranked) < 2:
         return None
+
     def side(best: bool) -> str:
-        picked = _edge(ranked, n, best)
-        return t("bulletin.list.sep", lang).join(
-            f"{_short(r, lang)}（{format_number(r.composite, 'score', lang)}）" if lang == "zh"
-            else f"{_short(r, lang)} ({format_number(r.composite, 'score', lang)})" for r in picked.itertuples())
+        return t("bulletin.list.sep", lang).join(_entry([_short(r, lang)], format_number(r.composite, "score", lang),
+                                                        lang) for r in _edge(ranked, n, best).itertuples())
     return (text_cell(t("bulletin.list.composite", lang)), text_cell(side(True), "good"), text_cell(side(False), "bad"))
 
 
@@ -128,6 +127,7 @@ def _kpi_lists(config: Config, facts: EditionFacts, kpi: KpiDefinition, lang: st
     best_value = rows["value"].max() if kpi.direction == "higher_is_better" else rows["value"].min()
     worst_value = rows["value"].min() if kpi.direction == "higher_is_better" else rows["value"].max()
     short = {u.code: (u.short_zh if lang == "zh" else u.short_en) for u in config.city.units}
+
     def side(value: float) -> str:
         names = [short[c] for c in rows.loc[rows["value"] == value, "region_code"]]
         return _entry(names, format_number(value, kpi.unit, lang), lang)
