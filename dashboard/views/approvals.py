@@ -179,7 +179,8 @@ def asof_day_text(period: str | None, today: dt.date, lang: str) -> str:
     if not period:
         return MISSING
     day = details.as_of_day(period, today)
-    return f"{day.year}年{day.month}月{day.day}日" if lang == "zh" else day.strftime("%-d %b %Y")
+    # The catalogue's date-and-time format, without the time of day.
+    return format_datetime(dt.datetime.combine(day, dt.time()), lang).rsplit(" ", 1)[0]
 
 
 def trend_periods(end: str, months: int = TREND_MONTHS) -> list[str]:

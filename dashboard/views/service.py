@@ -131,7 +131,7 @@ def categories_figure(frame: pd.DataFrame, lang: str) -> go.Figure:
     if frame.empty or int(frame["tickets"].sum()) == 0:
         return empty_figure(t("figure.no_data", lang))
     rows = frame.sort_values("tickets", ascending=True)
-    labels = [_category_label(c) for c in rows["category"]]
+    labels = _category_labels(list(rows["category"]))
     fig = go.Figure()
     fig.add_bar(y=labels, x=rows["tickets"] - rows["late"], orientation="h", name=t("service.cat.on_time", lang),
                 marker_color=MET, hovertemplate="%{y}<br>" + t("service.cat.on_time", lang) + ": %{x:,}<extra></extra>")
@@ -145,10 +145,16 @@ def categories_figure(frame: pd.DataFrame, lang: str) -> go.Figure:
     return fig
 
 
-def _category_label(category: str) -> str:
-    """"营商环境-审批服务" → "审批服务": the common prefix says nothing on a chart of business tickets only."""
-    text = str(category)
-    return text.split("-", 1)[1] if text.startswith("营商环境-") else text
+def _category_labels(categories: list) -> list[str]:
+    """"营商环境-审批服务" → "审批服务": a prefix every category shares says nothing on a chart of business tickets.
+
+    The prefix is whatever all categories have before their first "-" (the source's own wording, not ours).
+    """
+    texts = [str(c) for c in categories]
+    heads = {text.split("-", 1)[0] for text in texts if "-" in text}
+    if len(heads) != 1 or not all("-" in text for text in texts):
+        return texts
+    return [text.split("-", 1)[1] for text in texts]
 
 
 def categories_total(frame: pd.DataFrame, lang: str) -> str:
