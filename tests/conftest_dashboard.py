@@ -33,6 +33,14 @@ CITY_VALUES = {
     (PREVIOUS, "on_time_rate"): 0.987, (LATEST, "on_time_rate"): 0.992,
     (PREVIOUS, "avg_processing_days"): 4.5, (LATEST, "avg_processing_days"): 4.3,
 }
+# The derived columns the KPI refresh would write for those rows (the cards read them, they do not recompute):
+# MoM is this month minus last month (none for 2026-09: the warehouse starts there); no YoY (no 2025 rows);
+# the status against the 2026 targets (on time ≥ 0.985: met both months; days ≤ 2.0: missed both months, by far
+# more than the near margin).
+CITY_DERIVED = {
+    (PREVIOUS, "on_time_rate"): (None, None, "met"), (LATEST, "on_time_rate"): (0.005, None, "met"),
+    (PREVIOUS, "avg_processing_days"): (None, None, "missed"), (LATEST, "avg_processing_days"): (-0.2, None, "missed"),
+}
 CITY_SAMPLE = {PREVIOUS: 1890, LATEST: 2034}
 # County values in config order (榆次 … 介休): a spread around the city, best county not first in config order.
 COUNTY_ON_TIME = {
@@ -59,14 +67,17 @@ def build_warehouse(path: Path, config: Config, *, with_rows: bool = True) -> Wa
 
 def _insert_rows(session: Any, config: Config) -> None:
     insert_mart = text("INSERT INTO mart_kpi_monthly (region_code, period, kpi_code, value, numerator, denominator, "
-                       "sample_size) VALUES (:region, :period, :kpi, :value, NULL, NULL, :n)")
-    rows = [dict(region=CITY, period=p, kpi=k, value=v, n=CITY_SAMPLE[p]) for (p, k), v in CITY_VALUES.items()]
+                       "sample_size, mom_change, yoy_change, target_status) "
+                       "VALUES (:region, :period, :kpi, :value, NULL, NULL, :n, :mom, :yoy, :status)")
+    rows = [dict(region=CITY, period=p, kpi=k, value=v, n=CITY_SAMPLE[p], mom=CITY_DERIVED[(p, k)][0],
+                 yoy=CITY_DERIVED[(p, k)][1], status=CITY_DERIVED[(p, k)][2]) for (p, k), v in CITY_VALUES.items()]
+    none = dict(mom=None, yoy=None, status=None)  # county cards are not on the overview
     for period in (PREVIOUS, LATEST):
         for i, code in enumerate(config.unit_codes()):
             rows.append(dict(region=code, period=period, kpi="on_time_rate", value=COUNTY_ON_TIME[period][i],
-                             n=120 + 10 * i))
+                             n=120 + 10 * i, **none))
             rows.append(dict(region=code, period=period, kpi="avg_processing_days", value=COUNTY_DAYS[period][i],
-                             n=120 + 10 * i))
+                             n=120 + 10 * i, **none))
     session.execute(insert_mart, rows)
     session.execute(
         text("INSERT INTO etl_run (job, trigger, started_at, finished_at, status, rows_read, rows_inserted, "
@@ -119,6 +130,46 @@ def component_ids(node: Any) -> set[str]:
 
     walk(as_plain(node))
     return found
+
+
+def pattern_ids(node: Any) -> list[dict]:
+    """Every dict (pattern-matching) component id in a tree, e.g. {"type": "table-download-button", ...}."""
+    found: list[dict] = []
+
+    def walk(item: Any) -> None:
+        if isinstance(item, dict):
+            if "type" in item and "namespace" in item and isinstance(item.get("props"), dict):
+                if isinstance(item["props"].get("id"), dict):
+                    found.append(item["props"]["id"])
+            for value in item.values():
+                walk(value)
+        elif isinstance(item, list):
+            for value in item:
+                walk(value)
+
+    walk(as_plain(node))
+    return found
+
+
+def class_count(node: Any, class_name: str) -> int:
+    """How many components in a tree carry `class_name` among their classes."""
+    count = 0
+
+    def walk(item: Any) -> None:
+        nonlocal count
+        if isinstance(item, dict):
+            props = item.get("props")
+            if "namespace" in item and isinstance(props, dict) and \
+                    class_name in str(props.get("className") or "").split():
+                count += 1
+            for value in item.values():
+                walk(value)
+        elif isinstance(item, list):
+            for value in item:
+                walk(value)
+
+    walk(as_plain(node))
+    return count
 
 
 def all_text(node: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import json
 import re
 import sys
 from pathlib import Path
@@ -34,10 +35,12 @@ from tests.conftest_dashboard import (
     all_text,
     as_plain,
     build_warehouse,
+    class_count,
     component_ids,
     dashboard_app,
     dashboard_config,
     dashboard_warehouse,
+    pattern_ids,
 )
 
 __all__ = ["dashboard_app", "dashboard_config", "dashboard_warehouse"]  # fixtures used by name below
@@ -52,13 +55,22 @@ def _overview():
 
 
 def _callback_ids(deps: list[dict]) -> set[str]:
-    """Every component id named by the app's callbacks, from the renderer's own /_dash-dependencies."""
+    """Every component id named by the app's callbacks, from the renderer's own /_dash-dependencies.
+
+    Pattern-matching ids come as their JSON text, e.g. '{"format":"csv","table":["MATCH"],"type":"table-download"}'.
+    """
     ids: set[str] = set()
     for dep in deps:
         outputs = dep["output"].strip(".").split("...") if dep["output"].startswith("..") else [dep["output"]]
         ids |= {o.rsplit(".", 1)[0] for o in outputs}
-        ids |= {i["id"] for i in dep["inputs"] + dep["state"]}
+        ids |= {i["id"] if isinstance(i["id"], str) else json.dumps(i["id"], separators=(",", ":"), sort_keys=True)
+                for i in dep["inputs"] + dep["state"]}
     return ids
+
+
+def _matches(pattern: dict, concrete: dict) -> bool:
+    """A rendered dict id fits a callback's pattern: same keys, equal values where the pattern is not a wildcard."""
+    return set(pattern) == set(concrete) and all(isinstance(v, list) or concrete[k] == v for k, v in pattern.items())
 
 
 # ---- (a) every id a callback uses exists in the shell or a page -----------------------------------------------------
@@ -74,8 +86,21 @@ def test_every_callback_id_exists_in_shell_or_a_page(dashboard_app):
         for page in dash.page_registry.values():
             layout = page["layout"]() if callable(page["layout"]) else page["layout"]
             known |= component_ids(layout)
-    missing = _callback_ids(deps) - known
-    assert not missing, f"callbacks name ids that no layout has: {sorted(missing)}"
+    # Tables are rendered by callbacks (their rows follow the filters), so their pattern ids come from the table
+    # component itself, rendered here for one registered table.
+    from dashboard import tables
+
+    table_id = next(iter(tables._COLUMNS))
+    frame = pd.DataFrame(columns=[c.field for c in tables._COLUMNS[table_id]])
+    with dashboard_app.server.test_request_context("/"):
+        rendered = pattern_ids(tables.data_table(table_id=table_id, frame=frame, lang="zh"))
+    assert rendered
+    callback_ids = _callback_ids(deps)
+    patterns = {i for i in callback_ids if i.startswith("{")}
+    missing = sorted(callback_ids - patterns - known)
+    missing += [p for p in sorted(patterns) if not any(_matches(json.loads(p), r) for r in rendered)]
+    assert len(patterns) >= 5  # button, filters store and download target, for CSV and XLSX
+    assert not missing, f"callbacks name ids that no layout has: {missing}"
 
 
 def test_ids_follow_the_naming_rule(dashboard_app):
@@ -99,36 +124,47 @@ def test_two_apps_in_one_process_each_get_their_callbacks(dashboard_config, tmp_
 
 def test_cards_in_chinese_show_hand_checked_values(dashboard_app):
     with dashboard_app.server.test_request_context("/"):
-        heading, cards = _overview().render_cards(LATEST, "zh")
-    text = all_text(cards)
+        heading, sections, summary = _overview().render_cards(LATEST, "zh")
+    text = all_text(sections)
     assert heading == "全市核心指标（2026年10月）"
     kpis = dashboard_app.server.config["BIZENV"].config.kpis
-    assert len(cards) == len(kpis)  # one card per configured KPI; those without mart rows show "—"
-    assert len(kpis) > 2 and "—" in all_text(cards[2:])
-    for expected in ("按时办结率", "99.2%", "▲ +0.5 个百分点", "向好", "目标 ≥ 98.5%", "已达标",
+    assert len(sections) == len({k.pillar for k in kpis})  # one section per pillar
+    # Every configured KPI appears once: large cards for the headline ones, a compact row for the rest.
+    assert class_count(sections, "kpi-card") + class_count(sections, "kpi-row") == len(kpis)
+    assert class_count(sections, "kpi-card") == 2 * len(sections)  # two headline cards per pillar
+    assert len(kpis) > 2 and "—" in text  # KPIs without mart rows show "—"
+    # Two KPIs have a status: on time 99.2% ≥ 98.5% met, 4.3 days > 2.0 missed.
+    assert summary == "2 项有目标的指标：1 项达标，0 项接近，1 项未达标"
+    for expected in ("审批时效", "按时办结率", "99.2%", "▲ +0.5 个百分点", "向好", "目标 ≥ 98.5%", "达标",
                      "平均办理时长", "4.3", "个工作日", "▼ -0.2 个工作日", "目标 ≤ 2.0 个工作日", "未达标",
-                     "样本量 2,034"):
+                     "近12个月走势：98.7% → 99.2%", "近12个月走势：4.5 个工作日 → 4.3 个工作日",
+                     "同比\n—"):  # no 2025 rows, so no YoY
         assert expected in text, (expected, text)
     assert "On-time" not in text
 
 
 def test_cards_in_english_show_hand_checked_values(dashboard_app):
     with dashboard_app.server.test_request_context("/"):
-        heading, cards = _overview().render_cards(PREVIOUS, "en")
-    text = all_text(cards)
+        heading, sections, summary = _overview().render_cards(PREVIOUS, "en")
+    text = all_text(sections)
     assert heading == "City headline indicators (Sep 2026)"
-    for expected in ("On-time completion rate", "98.7%", "Average processing time", "4.5", "working days",
-                     "no data for last month", "Target ≥ 98.5%", "not met", "Sample size 1,890"):
+    assert summary == "2 indicators with a target: 1 met, 0 near, 1 missed"
+    for expected in ("Approval", "On-time completion rate", "98.7%", "Average processing time", "4.5",
+                     "working days", "MoM\n—",  # the warehouse starts in Sep 2026: no previous month
+                     "Target ≥ 98.5%", "Target ≤ 2.0 working days", "met", "missed",
+                     "Last 12 months: 4.5 working days → 4.5 working days"):
         assert expected in text, (expected, text)
-    assert "按时办结率" not in text
+    assert "按时办结率" not in text and "99.2%" not in text
 
 
 def test_cards_through_the_dash_endpoint(dashboard_app):
     """The same render, but as the browser asks for it: a POST to /_dash-update-component."""
     payload = {
-        "output": "..overview-cards-heading-text.children...overview-cards-row.children..",
+        "output": "..overview-cards-heading-text.children...overview-cards-row.children..."
+                  "overview-summary-text.children..",
         "outputs": [{"id": "overview-cards-heading-text", "property": "children"},
-                    {"id": "overview-cards-row", "property": "children"}],
+                    {"id": "overview-cards-row", "property": "children"},
+                    {"id": "overview-summary-text", "property": "children"}],
         "inputs": [{"id": "overview-month-dropdown", "property": "value", "value": LATEST},
                    {"id": "app-lang-store", "property": "data", "value": "en"}],
         "changedPropIds": ["overview-month-dropdown.value"], "state": [],
@@ -139,6 +175,7 @@ def test_cards_through_the_dash_endpoint(dashboard_app):
     assert body["overview-cards-heading-text"]["children"] == "City headline indicators (Oct 2026)"
     text = all_text(body["overview-cards-row"]["children"])
     assert "99.2%" in text and "+0.5 pp" in text and "better" in text and "On-time completion rate" in text
+    assert body["overview-summary-text"]["children"] == "2 indicators with a target: 1 met, 0 near, 1 missed"
 
 
 def test_chart_puts_the_best_county_first_and_marks_the_city(dashboard_app):
@@ -172,12 +209,20 @@ def test_labels_and_freshness_follow_the_language(dashboard_app):
         zh = overview.render_labels("zh", options)
         en = overview.render_labels("en", options)
         asof_zh, asof_en = overview.render_asof("zh"), overview.render_asof("en")
+    assert len(zh) == len(en) == 13  # one per output of the labels callback
     assert zh[0] == "全市总览" and en[0] == "City overview"
     assert zh[4] == [{"label": "2026年10月", "value": LATEST}, {"label": "2026年9月", "value": PREVIOUS}]
     assert en[4][0] == {"label": "Oct 2026", "value": LATEST}
     labels = [o["label"] for o in en[5]]
-    assert labels[:3] == ["Average processing time", "Median processing time", "On-time completion rate"]
-    assert labels == [k.name_en for k in dashboard_app.server.config["BIZENV"].config.kpis]
+    # Each indicator is named with its pillar, so the long list reads in groups.
+    assert labels[:3] == ["Approval · Average processing time", "Approval · Median processing time",
+                          "Approval · On-time completion rate"]
+    assert labels == [f"{t(f'pillar.{k.pillar}', 'en')} · {k.name_en}"
+                      for k in dashboard_app.server.config["BIZENV"].config.kpis]
+    assert zh[5][2] == {"label": "审批时效 · 按时办结率", "value": "on_time_rate"}
+    assert zh[9] == "蓝色为优于全市，橙色为差于全市；虚线为全市水平。"  # the county chart's note
+    assert en[10] == "Composite index, last 12 months"
+    assert "met" in all_text(en[12]) and "达标" in all_text(zh[12])  # the colour legend
     assert asof_zh == "数据截至 2026年11月2日 07:45"  # the failed run after it does not count
     assert asof_en == "Data as of 2 Nov 2026 07:45"
 
@@ -209,8 +254,13 @@ def test_shell_texts_follow_the_language(dashboard_app):
     with dashboard_app.server.test_request_context("/"):
         zh, en = render_shell("zh"), render_shell("en")
         stale = render_shell("fr")  # an old localStorage value falls back to the configured default
-    assert zh[:2] == ["晋中市营商环境监测平台", "全市总览"] and zh[2:4] == [False, True]
-    assert en[:2] == ["Jinzhong Business Environment Monitor", "City overview"] and en[2:4] == [True, False]
+    # [title, one text per nav link, zh outline, en outline, switch title, logout]
+    nav = [p for p in dash.page_registry.values() if p.get("nav_key")]
+    assert len(nav) == 7 and len(zh) == len(en) == 1 + len(nav) + 4
+    assert zh[:2] == ["晋中市营商环境监测平台", "全市总览"] and zh[1:-4] == [t(p["nav_key"], "zh") for p in nav]
+    assert en[:2] == ["Jinzhong Business Environment Monitor", "City overview"]
+    assert zh[-4:-2] == [False, True] and en[-4:-2] == [True, False]
+    assert zh[-1] == "退出登录" and en[-1] == "Sign out"
     assert stale == zh
 
 
@@ -229,7 +279,7 @@ def test_empty_warehouse_shows_a_friendly_message(dashboard_config, tmp_path, mi
         overview = _overview()
         tree = overview.layout()
         labels = overview.render_labels("zh", [])
-        assert overview.render_cards(None, "zh") == ("", [])
+        assert overview.render_cards(None, "zh") == ("", [], "")
         _, fig, _ = overview.render_chart(None, "on_time_rate", "zh")
         assert overview.render_asof("zh") == "数据截至：尚无成功的数据更新记录"
     assert "暂无数据，请先运行 ETL" in labels
@@ -346,10 +396,14 @@ def test_wsgi_module_exposes_a_flask_server(monkeypatch, tmp_path, dashboard_con
 
     build_warehouse(tmp_path / "wsgi.db", dashboard_config)
     monkeypatch.setenv("BIZENV_DATABASE_URL", f"sqlite:///{tmp_path / 'wsgi.db'}")
+    monkeypatch.setenv("BIZENV_SECRET_KEY", "0123456789abcdef" * 4)  # production refuses to start without one
     wsgi = importlib.reload(importlib.import_module("dashboard.wsgi"))
     assert isinstance(wsgi.server, flask.Flask)
-    response = wsgi.server.test_client().get("/")
-    assert response.status_code == 200 and "晋中市营商环境监测平台" in response.get_data(as_text=True)
+    client = wsgi.server.test_client()
+    response = client.get("/")  # the production entry point requires a login
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    login = client.get("/login")
+    assert login.status_code == 200 and "晋中市营商环境监测平台" in login.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("value", "target", "unit", "shown"), [
