@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -63,16 +66,29 @@ def test_demo_then_serve(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "approvals: success" in proc.stdout and "demo ready" in proc.stdout
     assert (tmp_path / "var" / "bizenv.db").is_file()
+    accounts = dict(re.findall(r"^  (demo_\w+)\s+\S+(?: \d+)?\s+(\S+)$", proc.stdout, re.MULTILINE))
+    assert set(accounts) == {"demo_admin", "demo_leader", "demo_analyst", "demo_yuci"}, proc.stdout[-1500:]
 
     port = free_port()
-    server = subprocess.Popen([*BIZENV, "--config", str(cfg), "serve", "--port", str(port)], cwd=REPO,
+    refused = _run(["--config", str(cfg), "serve", "--port", str(port)], env={"BIZENV_SECRET_KEY": ""})
+    assert refused.returncode == 2 and "BIZENV_SECRET_KEY" in refused.stderr
+    env = {k: v for k, v in os.environ.items() if k != "BIZENV_DATABASE_URL"} | {"BIZENV_SECRET_KEY": "k" * 40}
+    server = subprocess.Popen([*BIZENV, "--config", str(cfg), "serve", "--port", str(port)], cwd=REPO, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        layout = _get_when_up(f"http://127.0.0.1:{port}/_dash-layout")
+        base = f"http://127.0.0.1:{port}"
+        login_page = _get_when_up(f"{base}/login")
+        with pytest.raises(urllib.error.HTTPError) as anonymous:
+            urllib.request.urlopen(f"{base}/_dash-layout", timeout=5)
+        assert anonymous.value.code == 401
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.open(f"{base}/login").read().decode()).group(1)
+        form = urllib.parse.urlencode({"username": "demo_leader", "password": accounts["demo_leader"],
+                                       "csrf_token": token}).encode()
+        browser.open(f"{base}/login", data=form, timeout=10)
+        layout = browser.open(f"{base}/_dash-layout", timeout=10).read().decode("utf-8")
         page = json.dumps(json.loads(layout), ensure_ascii=False)
-        assert "app-lang-store" in page and "晋中市营商环境监测平台" in page
-        index = _get_when_up(f"http://127.0.0.1:{port}/")
-        assert "<html" in index
+        assert "app-lang-store" in page and "晋中市营商环境监测平台" in page and "登录" in login_page
     finally:
         server.terminate()
         server.wait(timeout=10)
