@@ -264,7 +264,8 @@ def item_options(*, session: Session, viewer: Viewer, config: Config, region_cod
     stmt = select(DimServiceItem.item_code, DimServiceItem.name_zh, DimServiceItem.dept_code)
     if dept_code:
         stmt = stmt.where(DimServiceItem.dept_code == dept_code)
-    return _frame(session, stmt.order_by(DimServiceItem.item_code).limit(limit), ["item_code", "item_name", "dept_code"])
+    return _frame(session, stmt.order_by(DimServiceItem.item_code).limit(limit),
+                  ["item_code", "item_name", "dept_code"])
 
 
 def channel_options(*, session: Session, viewer: Viewer, config: Config, region_code: str | None, period: str,

@@ -240,13 +240,16 @@ class ScheduledJob:
 def job_schedule(*, config: Config, now: dt.datetime | None = None) -> list[ScheduledJob]:
     """Each job's next fire times from its cron in config, soonest first (what `bizenv scheduler` will do)."""
     tz = ZoneInfo(config.timezone)
+
+    def naive(when: dt.datetime | None) -> dt.datetime | None:
+        return when.astimezone(tz).replace(tzinfo=None) if when else None
+
     moment = (now.replace(tzinfo=tz) if now and now.tzinfo is None else now) or dt.datetime.now(tz)
     out = []
     for name, job in config.jobs.items():
         trigger = CronTrigger.from_crontab(job.schedule, timezone=tz)
         first = trigger.get_next_fire_time(None, moment)
         second = trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1)) if first else None
-        naive = (lambda t: t.astimezone(tz).replace(tzinfo=None) if t else None)
         out.append(ScheduledJob(name, job.source, job.dataset, job.schedule, naive(first), naive(second)))
     return sorted(out, key=lambda s: (s.next_fire is None, s.next_fire or dt.datetime.max, s.job))
 
