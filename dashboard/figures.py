@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from bizenv.i18n import display_scale, format_number, name_in, region_name, t, unit_label
 from models.config import KpiDefinition
@@ -43,9 +44,26 @@ def _status(value: float | None, city: float | None, direction: str) -> str:
     return "worse" if worse else "better"
 
 
+def use_template(fig: go.Figure, name: str = "plotly_white") -> go.Figure:
+    """Give a figure a registered template without validating the template again.
+
+    Assigning `template="plotly_white"` validates every trace type's defaults in it: 20–70 ms per figure on a
+    busy server, more than the rest of most figures. The registered templates are validated when plotly builds
+    them, which is why plotly itself assigns its default template this way (`_initialize_layout_template`).
+    """
+    layout = fig.layout
+    layout._validate = False
+    try:
+        layout.template = pio.templates[name]
+    finally:
+        layout._validate = fig._validate
+    return fig
+
+
 def _base_layout(fig: go.Figure, *, height: int) -> go.Figure:
+    use_template(fig)
     fig.update_layout(
-        template="plotly_white", height=height, font=dict(family=FONT_FAMILY, size=13, color=TEXT),
+        height=height, font=dict(family=FONT_FAMILY, size=13, color=TEXT),
         margin=dict(l=8, r=16, t=28, b=8), dragmode=False, hovermode="closest",
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
         hoverlabel=dict(font=dict(family=FONT_FAMILY)),
@@ -54,12 +72,11 @@ def _base_layout(fig: go.Figure, *, height: int) -> go.Figure:
 
 
 def empty_figure(message: str) -> go.Figure:
-    """A blank chart that says why it is blank, instead of empty axes."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font=dict(size=16, color="#6c757d"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
+    """A blank chart that says why it is blank, instead of empty axes (built in one step: layouts make several)."""
+    fig = go.Figure(layout=dict(
+        annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                          font=dict(size=16, color="#6c757d"))],
+        xaxis=dict(visible=False), yaxis=dict(visible=False)))
     return _base_layout(fig, height=240)
 
 

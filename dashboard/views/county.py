@@ -92,24 +92,25 @@ def radar_figure(scores: dict, *, county_name: str, best_name: str | None, lang:
     if not scores.get("county"):
         return empty_figure(t("figure.no_data", lang))
     axes = [pillar_name(p, lang) for p in PILLARS]
-    fig = go.Figure()
     series = [("city", t("county.series.city", lang), CITY_COLOUR, "dot"),
               ("best", t("county.series.best", lang, county=best_name or MISSING), WORSE, "dash"),
               ("county", county_name, BETTER, "solid")]
+    traces = []
     for key, label, colour, dash in series:
         values = scores.get(key)
         if not values:
             continue
         r = [values.get(p) if values.get(p) is not None else 0.0 for p in PILLARS]
-        fig.add_scatterpolar(
+        traces.append(go.Scatterpolar(
             r=[*r, r[0]], theta=[*axes, axes[0]], name=label, mode="lines+markers",
             line=dict(color=colour, dash=dash, width=3 if key == "county" else 2),
             fill="toself" if key == "county" else None, fillcolor="rgba(0,114,178,0.12)",
             hovertemplate=f"<b>{label}</b><br>%{{theta}}: %{{r:.1f}}<extra></extra>",
-        )
-    fig.update_layout(polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], angle=90,
-                                                 tickfont=dict(size=10)), bgcolor="rgba(0,0,0,0)"),
-                      legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.08, yanchor="top"))
+        ))
+    fig = go.Figure(data=traces, layout=dict(
+        polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], angle=90, tickfont=dict(size=10)),
+                   bgcolor="rgba(0,0,0,0)"),
+        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.08, yanchor="top")))
     fig = base_layout(fig, height=400)
     fig.update_layout(margin=dict(l=40, r=40, t=30, b=70))
     return fig
@@ -174,34 +175,46 @@ def trend_figure(frame: pd.DataFrame, kpi, *, county_name: str, events: Sequence
         return empty_figure(t("figure.no_data", lang))
     periods = sorted(data["period"].unique())
     labels = [format_period(p, lang) for p in periods]
-    fig = go.Figure()
     from bizenv.i18n import display_scale  # local: only this figure needs the scale
 
     scale = display_scale(kpi.unit, lang)
+    # The month's value per series in plain dicts: one pass, no pandas reindex per series.
+    by_series: dict[str, dict[str, float]] = {"city": {}, "county": {}}
+    for period, key, value in zip(data["period"], data["series"], data["value"], strict=True):
+        by_series.setdefault(key, {})[period] = float(value)
+    traces: list = []
     for key, label, colour, dash in (("city", t("county.series.city", lang), CITY_COLOUR, "dot"),
                                      ("county", county_name, BETTER, "solid")):
-        rows = data[data["series"] == key].set_index("period").reindex(periods)
-        fig.add_scatter(x=labels, y=rows["value"] * scale, name=label, mode="lines+markers",
-                        line=dict(color=colour, dash=dash, width=3 if key == "county" else 2),
-                        customdata=[format_value(v, kpi.unit, lang) if pd.notna(v) else MISSING for v in rows["value"]],
-                        hovertemplate=f"<b>{label}</b> %{{x}}<br>%{{customdata}}<extra></extra>")
+        values = [by_series[key].get(p) for p in periods]
+        traces.append(go.Scatter(
+            x=labels, y=[None if v is None else v * scale for v in values], name=label, mode="lines+markers",
+            line=dict(color=colour, dash=dash, width=3 if key == "county" else 2),
+            customdata=[format_value(v, kpi.unit, lang) if v is not None else MISSING for v in values],
+            hovertemplate=f"<b>{label}</b> %{{x}}<br>%{{customdata}}<extra></extra>"))
     targets = [kpi.target_for(p) for p in periods]
     if any(v is not None for v in targets):
-        fig.add_scatter(x=labels, y=[None if v is None else v * scale for v in targets], name=t("county.series.target",
-                                                                                                  lang),
-                        mode="lines", line=dict(color=WORSE, dash="dash", width=1.5, shape="hv"), hoverinfo="skip")
+        traces.append(go.Scatter(x=labels, y=[None if v is None else v * scale for v in targets],
+                                 name=t("county.series.target", lang), mode="lines",
+                                 line=dict(color=WORSE, dash="dash", width=1.5, shape="hv"), hoverinfo="skip"))
+    shapes, notes = [], []
     for event in events:
         period = _period_of(event.date)
         if period not in periods:
             continue
         label = event.label_zh if lang == "zh" else event.label_en
-        fig.add_vline(x=periods.index(period), line_color=TEXT, line_width=1, line_dash="dot")
-        fig.add_annotation(x=labels[periods.index(period)], y=1, yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"{event.date.isoformat()} {label}", font=dict(size=11, color=TEXT),
-                           bgcolor="rgba(255,255,255,0.85)")
-    fig.update_xaxes(type="category", fixedrange=True, showgrid=False, tickangle=-40 if len(labels) > 8 else 0)
-    fig.update_yaxes(fixedrange=True, gridcolor="#e9ecef", ticksuffix="%" if kpi.unit == "ratio" else "",
-                     title=dict(text="" if kpi.unit == "ratio" else t(f"unit.{kpi.unit}", lang), font=dict(size=12)))
+        at = periods.index(period)
+        # What add_vline draws: a dotted line across the plot height at the month's category.
+        shapes.append(dict(type="line", x0=at, x1=at, xref="x", y0=0, y1=1, yref="y domain",
+                           line=dict(color=TEXT, width=1, dash="dot")))
+        notes.append(dict(x=labels[at], y=1, yref="paper", yanchor="bottom", showarrow=False,
+                          text=f"{event.date.isoformat()} {label}", font=dict(size=11, color=TEXT),
+                          bgcolor="rgba(255,255,255,0.85)"))
+    fig = go.Figure(data=traces, layout=dict(
+        shapes=shapes, annotations=notes,
+        xaxis=dict(type="category", fixedrange=True, showgrid=False, tickangle=-40 if len(labels) > 8 else 0),
+        yaxis=dict(fixedrange=True, gridcolor="#e9ecef", ticksuffix="%" if kpi.unit == "ratio" else "",
+                   title=dict(text="" if kpi.unit == "ratio" else t(f"unit.{kpi.unit}", lang), font=dict(size=12))),
+    ))
     fig = base_layout(fig, height=360)
     fig.update_layout(legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"), margin=dict(l=8, r=16, t=36, b=8),
                       hovermode="x unified")

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from bizenv.i18n import MISSING, format_datetime, format_number, format_period, format_value, name_in, region_name, t
-from dashboard.figures import BETTER, FONT_FAMILY, NO_DATA, TEXT, WORSE, empty_figure
+from dashboard.figures import BETTER, FONT_FAMILY, NO_DATA, TEXT, WORSE, empty_figure, use_template
 from models.config import PILLARS, Config, KpiDefinition
 
 GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False, "scrollZoom": False}
@@ -98,7 +98,8 @@ def score_text(value: object, lang: str) -> str:
 
 
 def base_layout(fig: go.Figure, *, height: int) -> go.Figure:
-    fig.update_layout(template="plotly_white", height=height, font=dict(family=FONT_FAMILY, size=13, color=TEXT),
+    use_template(fig)
+    fig.update_layout(height=height, font=dict(family=FONT_FAMILY, size=13, color=TEXT),
                       margin=dict(l=8, r=16, t=16, b=8), dragmode=False, hovermode="closest",
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
                       hoverlabel=dict(font=dict(family=FONT_FAMILY)))
@@ -232,24 +233,31 @@ def heatmap_figure(scores: pd.DataFrame, ranking: pd.DataFrame, config: Config, 
         return empty_figure(t("figure.no_data", lang))
     order = list(ranking["region_code"])
     names = {r["region_code"]: region_name(r, lang) for r in ranking.to_dict("records")}
-    grid = scores.set_index(["region_code", "kpi_code"])
+    # One dict lookup per cell (a pandas .loc per cell cost ~0.3 ms each, 300+ cells).
+    grid = {(r["region_code"], r["kpi_code"]): r for r in scores.to_dict("records")}
+    labels = {k.code: (name_in(k, lang), k.unit) for k in kpis}
+    words = {key: t(f"ranking.heatmap.{key}", lang) for key in ("hover_value", "hover_score", "hover_points")}
+    flags: dict[str, str] = {}
     z, text, hover = [], [], []
     for code in order:
         zr, tr, hr = [], [], []
         for kpi in kpis:
-            row = grid.loc[(code, kpi.code)] if (code, kpi.code) in grid.index else None
+            row = grid.get((code, kpi.code))
             score = None if row is None or _missing(row["score"]) else float(row["score"])
             flag = None if row is None or _missing(row["flag"]) else str(row["flag"])
             zr.append(np.nan if score is None else score)
             tr.append("" if score is None else f"{score:.0f}{'*' if flag == 'shrunk' else ''}")
             value = None if row is None or _missing(row["value"]) else float(row["value"])
             points = None if row is None or _missing(row["points"]) else float(row["points"])
-            parts = [f"<b>{names[code]}</b> · {name_in(kpi, lang)}",
-                     f"{t('ranking.heatmap.hover_value', lang)}: {format_value(value, kpi.unit, lang)}",
-                     f"{t('ranking.heatmap.hover_score', lang)}: {score_text(score, lang)}",
-                     f"{t('ranking.heatmap.hover_points', lang)}: {score_text(points, lang)}"]
+            name, unit = labels[kpi.code]
+            parts = [f"<b>{names[code]}</b> · {name}",
+                     f"{words['hover_value']}: {format_value(value, unit, lang)}",
+                     f"{words['hover_score']}: {score_text(score, lang)}",
+                     f"{words['hover_points']}: {score_text(points, lang)}"]
             if flag:
-                parts.append(t(f"ranking.flag.{flag}", lang))
+                if flag not in flags:
+                    flags[flag] = t(f"ranking.flag.{flag}", lang)
+                parts.append(flags[flag])
             hr.append("<br>".join(parts))
         z.append(zr)
         text.append(tr)
@@ -276,30 +284,38 @@ def bump_figure(history: pd.DataFrame, lang: str) -> go.Figure:
         return empty_figure(t("figure.no_data", lang))
     periods = sorted(frame["period"].unique())
     labels = {p: format_period(p, lang) for p in periods}
-    latest = frame[frame["period"] == periods[-1]].sort_values("rank")
-    order = list(latest["region_code"]) + [c for c in frame["region_code"].unique() if c not in set(latest["region_code"])]
-    fig = go.Figure()
+    # Plain rows grouped once (a pandas filter per county cost more than drawing), oldest month first.
+    rows_of: dict[str, list[dict]] = {}
+    for row in sorted(frame.to_dict("records"), key=lambda r: r["period"]):
+        rows_of.setdefault(row["region_code"], []).append(row)
+    latest = sorted((r[-1] for r in rows_of.values() if r[-1]["period"] == periods[-1]), key=lambda r: r["rank"])
+    order = [r["region_code"] for r in latest]
+    order += [c for c in dict.fromkeys(frame["region_code"]) if c not in set(order)]
     units = int(frame["rank"].max())
+    hover_rank = t("ranking.bump.hover", lang, rank="%{y}")
+    traces, notes = [], []
     for i, code in enumerate(order):
-        rows = frame[frame["region_code"] == code].sort_values("period")
-        first = rows.iloc[0].to_dict()
-        name = region_name(first, lang)
-        last_rank = int(rows.iloc[-1]["rank"])
-        fig.add_scatter(
-            x=[labels[p] for p in rows["period"]], y=rows["rank"].astype(int), mode="lines+markers", name=name,
-            line=dict(color=LINE_COLOURS[i % len(LINE_COLOURS)], width=2.5,
-                      dash=LINE_DASHES[(i // len(LINE_COLOURS)) % len(LINE_DASHES)]),
+        rows = rows_of[code]
+        name = region_name(rows[0], lang)
+        last_rank = int(rows[-1]["rank"])
+        colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+        traces.append(go.Scatter(
+            x=[labels[r["period"]] for r in rows], y=[int(r["rank"]) for r in rows], mode="lines+markers",
+            name=name, line=dict(color=colour, width=2.5,
+                                 dash=LINE_DASHES[(i // len(LINE_COLOURS)) % len(LINE_DASHES)]),
             marker=dict(size=7), showlegend=False,
-            hovertemplate=f"<b>{name}</b> %{{x}}<br>{t('ranking.bump.hover', lang, rank='%{y}')}<extra></extra>",
-        )
-        fig.add_annotation(x=labels[rows.iloc[-1]["period"]], y=last_rank, text=f"{last_rank} {name}",
-                           xanchor="left", xshift=8, showarrow=False, font=dict(size=12,
-                                                                                  color=LINE_COLOURS[i % 8]))
-    fig.update_yaxes(autorange=False, range=[units + 0.5, 0.5], tickvals=list(range(1, units + 1)),
-                     title=dict(text=t("ranking.bump.axis", lang), font=dict(size=12)), fixedrange=True,
-                     gridcolor="#e9ecef", zeroline=False)
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=[labels[p] for p in periods],
-                     fixedrange=True, showgrid=False, tickangle=-40 if len(periods) > 6 else 0)
+            hovertemplate=f"<b>{name}</b> %{{x}}<br>{hover_rank}<extra></extra>",
+        ))
+        notes.append(dict(x=labels[rows[-1]["period"]], y=last_rank, text=f"{last_rank} {name}", xanchor="left",
+                          xshift=8, showarrow=False, font=dict(size=12, color=LINE_COLOURS[i % 8])))
+    fig = go.Figure(data=traces, layout=dict(
+        annotations=notes,
+        yaxis=dict(autorange=False, range=[units + 0.5, 0.5], tickvals=list(range(1, units + 1)),
+                   title=dict(text=t("ranking.bump.axis", lang), font=dict(size=12)), fixedrange=True,
+                   gridcolor="#e9ecef", zeroline=False),
+        xaxis=dict(type="category", categoryorder="array", categoryarray=[labels[p] for p in periods],
+                   fixedrange=True, showgrid=False, tickangle=-40 if len(periods) > 6 else 0),
+    ))
     fig = base_layout(fig, height=30 * units + 150)
     fig.update_layout(margin=dict(l=8, r=96, t=16, b=8))
     return fig
@@ -333,39 +349,49 @@ def funnel_figure(rows: pd.DataFrame, kpi: KpiDefinition, lang: str) -> go.Figur
     n_max = float(data["denominator"].max()) * 1.15
     n_min = max(1.0, float(data["denominator"].min()) * 0.6)
     grid = np.linspace(n_min, n_max, 160)
-    fig = go.Figure()
+    traces: list[go.Scatter] = []
     for z, dash, key in ((Z998, "dot", "ranking.funnel.limit998"), (Z95, "dash", "ranking.funnel.limit95")):
         low, high = funnel_limits(rate, grid, z)
         for i, line in enumerate((low, high)):
-            fig.add_scatter(x=grid, y=line * scale, mode="lines", line=dict(color=NEUTRAL, dash=dash, width=1.3),
-                            name=t(key, lang), showlegend=i == 0, legendgroup=key, hoverinfo="skip")
-    fig.add_scatter(x=[n_min, n_max], y=[rate * scale] * 2, mode="lines", line=dict(color=TEXT, width=1.5),
-                    name=t("ranking.funnel.city", lang, value=format_number(rate, "ratio", lang)), hoverinfo="skip")
-    status = [funnel_status(float(v), float(n), rate, kpi.direction)
-              for v, n in zip(data["value"], data["denominator"], strict=True)]
+            traces.append(go.Scatter(x=grid, y=line * scale, mode="lines",
+                                     line=dict(color=NEUTRAL, dash=dash, width=1.3), name=t(key, lang),
+                                     showlegend=i == 0, legendgroup=key, hoverinfo="skip"))
+    traces.append(go.Scatter(x=[n_min, n_max], y=[rate * scale] * 2, mode="lines", line=dict(color=TEXT, width=1.5),
+                             name=t("ranking.funnel.city", lang, value=format_number(rate, "ratio", lang)),
+                             hoverinfo="skip"))
+    # The 95% limits at every county's n in one array operation, not one call per county.
+    n = data["denominator"].to_numpy(float)
+    v = data["value"].to_numpy(float)
+    low95, high95 = funnel_limits(rate, n, Z95)
+    better = v > high95 if kpi.direction == "higher_is_better" else v < low95
+    worse = v < low95 if kpi.direction == "higher_is_better" else v > high95
+    status = np.where(better, "above", np.where(worse, "below", "within"))
+    records = data.to_dict("records")
+    hover = (f"<b>%{{text}}</b><br>{name_in(kpi, lang)}: %{{customdata[0]}}<br>"
+             f"{t('ranking.funnel.hover_n', lang)}: %{{customdata[1]}}<extra></extra>")
     for key, colour, symbol in (("above", BETTER, "circle"), ("below", WORSE, "diamond"),
                                 ("within", NO_DATA, "circle-open")):
-        picked = data[[s == key for s in status]]
-        if picked.empty:
+        picked = [r for r, st in zip(records, status, strict=True) if st == key]
+        if not picked:
             continue
-        names = [region_name(r, lang) for r in picked.to_dict("records")]
-        fig.add_scatter(
-            x=picked["denominator"], y=picked["value"] * scale, mode="markers+text", text=names,
-            textposition="top center", textfont=dict(size=11), name=t(f"ranking.funnel.{key}", lang),
-            marker=dict(color=colour, size=11, symbol=symbol, line=dict(width=1.5, color=colour if key != "within"
-                                                                        else "#495057")),
-            customdata=[[format_number(v, "ratio", lang), f"{int(n):,}"]
-                        for v, n in zip(picked["value"], picked["denominator"], strict=True)],
-            hovertemplate=(f"<b>%{{text}}</b><br>{name_in(kpi, lang)}: %{{customdata[0]}}<br>"
-                           f"{t('ranking.funnel.hover_n', lang)}: %{{customdata[1]}}<extra></extra>"),
-        )
-    values = np.concatenate([data["value"].to_numpy(float), funnel_limits(rate, np.array([n_min]), Z998)[0],
-                             funnel_limits(rate, np.array([n_min]), Z998)[1]]) * scale
+        traces.append(go.Scatter(
+            x=[r["denominator"] for r in picked], y=[r["value"] * scale for r in picked], mode="markers+text",
+            text=[region_name(r, lang) for r in picked], textposition="top center", textfont=dict(size=11),
+            name=t(f"ranking.funnel.{key}", lang),
+            marker=dict(color=colour, size=11, symbol=symbol,
+                        line=dict(width=1.5, color=colour if key != "within" else "#495057")),
+            customdata=[[format_number(r["value"], "ratio", lang), f"{int(r['denominator']):,}"] for r in picked],
+            hovertemplate=hover,
+        ))
+    edge = funnel_limits(rate, np.array([n_min]), Z998)
+    values = np.concatenate([v, edge[0], edge[1]]) * scale
     pad = max((values.max() - values.min()) * 0.08, 0.5)
-    fig.update_yaxes(range=[max(values.min() - pad, 0), min(values.max() + pad, 100.5)], ticksuffix="%",
-                     fixedrange=True, gridcolor="#e9ecef")
-    fig.update_xaxes(rangemode="tozero", title=dict(text=t("ranking.funnel.x", lang), font=dict(size=12)), fixedrange=True,
-                     gridcolor="#e9ecef")
+    fig = go.Figure(data=traces, layout=dict(
+        yaxis=dict(range=[max(values.min() - pad, 0), min(values.max() + pad, 100.5)], ticksuffix="%",
+                   fixedrange=True, gridcolor="#e9ecef"),
+        xaxis=dict(rangemode="tozero", title=dict(text=t("ranking.funnel.x", lang), font=dict(size=12)),
+                   fixedrange=True, gridcolor="#e9ecef"),
+    ))
     fig = base_layout(fig, height=420)
     fig.update_layout(legend=dict(orientation="h", x=0, y=-0.18, yanchor="top", font=dict(size=12)),
                       margin=dict(l=8, r=16, t=16, b=96))
