@@ -188,37 +188,49 @@ def kpi_comparison(*, session: Session, viewer: Viewer, config: Config, period: 
     The best county of a KPI is the best value among counties measured on at least the KPI's `min_sample`
     (a county with 3 cases at 100% is not "the best").
     """
-    m = MartKpiMonthly
-    units = config.unit_codes()
-    rows = session.execute(select(m.region_code, m.kpi_code, m.value, m.sample_size, m.target_status)
-                           .where(m.period == period, m.region_code.in_([*units, config.city.code]))).all()
     del viewer
-    frame = pd.DataFrame(rows, columns=["region_code", "kpi_code", "value", "sample_size", "target_status"])
-    short = _regions(session).set_index("region_code")
+    m = MartKpiMonthly
+    order = {code: i for i, code in enumerate(config.unit_codes())}
+    units = set(order)
+    rows = session.execute(select(m.region_code, m.kpi_code, m.value, m.sample_size, m.target_status)
+                           .where(m.period == period, m.region_code.in_([*order, config.city.code]))).all()
+    # One pass over the month's ~12 × KPIs rows in plain Python: a pandas filter per KPI cost more than the read.
+    own: dict[str, tuple] = {}
+    city: dict[str, tuple] = {}
+    peers: dict[str, list[tuple]] = {}
+    for row in rows:
+        if row.region_code == region_code:
+            own[row.kpi_code] = row
+        if row.region_code == config.city.code:
+            city[row.kpi_code] = row
+        elif row.region_code in units and _plain(row.value) is not None:
+            peers.setdefault(row.kpi_code, []).append(row)
+    names = {r.region_code: r for r in _regions(session).itertuples(index=False)}
     out = []
     for kpi in config.kpis:
-        rows_k = frame[frame["kpi_code"] == kpi.code]
-        own = rows_k[rows_k["region_code"] == region_code]
-        city = rows_k[rows_k["region_code"] == config.city.code]
-        peers = rows_k[rows_k["region_code"].isin(units) & rows_k["value"].notna()
-                       & (rows_k["sample_size"] >= kpi.min_sample)]
-        best = peers.sort_values("value", ascending=kpi.direction == "lower_is_better").head(1)
-        best_code = best["region_code"].iloc[0] if len(best) else None
+        mine, pooled = own.get(kpi.code), city.get(kpi.code)
+        sign = 1.0 if kpi.direction == "lower_is_better" else -1.0
+        # The best value on enough sample; a tie goes to the county first in config order.
+        eligible = [r for r in peers.get(kpi.code, ()) if r.sample_size is not None and r.sample_size >= kpi.min_sample]
+        best = min(eligible, key=lambda r: (sign * float(r.value), order[r.region_code])) if eligible else None
+        best_code = best.region_code if best is not None else None
+        named = names.get(best_code)
         out.append({
             "kpi_code": kpi.code, "pillar": kpi.pillar, "unit": kpi.unit,
-            "value": _first(own, "value"), "sample_size": int(_first(own, "sample_size") or 0),
-            "target_status": _first(own, "target_status"), "target": kpi.target_for(period),
-            "city_value": _first(city, "value"), "best_value": _first(best, "value"), "best_code": best_code,
-            **{f"best_{c}": (short.at[best_code, c] if best_code in short.index else None) for c in NAME_COLUMNS},
+            "value": _plain(mine.value) if mine else None, "sample_size": int((mine.sample_size if mine else 0) or 0),
+            "target_status": mine.target_status if mine else None, "target": kpi.target_for(period),
+            "city_value": _plain(pooled.value) if pooled else None,
+            "best_value": _plain(best.value) if best is not None else None, "best_code": best_code,
+            **{f"best_{c}": (getattr(named, c) if named is not None else None) for c in NAME_COLUMNS},
         })
     return pd.DataFrame(out)
 
 
-def _first(rows: pd.DataFrame, column: str) -> object:
-    if rows.empty:
+def _plain(value: object) -> object:
+    """A database value as a plain Python number (None for NULL or NaN)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    value = rows[column].iloc[0]
-    return None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
+    return value.item() if hasattr(value, "item") else value
 
 
 def kpi_trend(*, session: Session, viewer: Viewer, config: Config, region_code: str, kpi_code: str, period: str,

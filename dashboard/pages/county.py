@@ -13,11 +13,10 @@ import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
-from plotly.graph_objects import Figure
 from sqlalchemy.orm import Session
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_period, name_in, t
-from dashboard.context import current_config, current_lang, current_viewer, warehouse_read
+from dashboard.context import cached_read, current_config, current_lang, current_viewer, warehouse_read
 from dashboard.figures import empty_figure
 from dashboard.tables import Column, data_table, register_table_source
 from dashboard.views import county as views
@@ -103,8 +102,9 @@ for _table_id, (_fn, _title, _columns) in DRILLS.items():
 
 
 def periods_newest_first() -> list[str]:
+    """Completed months with a ranking, newest first (shared with the ranking page's cache entry)."""
     running = current_period(current_config().timezone)
-    return warehouse_read(lambda s: ranking_periods(session=s, viewer=current_viewer(), before=running), default=[])
+    return cached_read("ranking.periods", ranking_periods, default=[], viewer=current_viewer(), before=running)
 
 
 def default_region(config: Config, viewer: Viewer) -> str | None:
@@ -203,7 +203,7 @@ def render_labels(lang: str | None, month_options: list[dict] | None) -> tuple:
 
 
 def render_asof(lang: str | None) -> str:
-    return rviews.asof_text(warehouse_read(lambda s: data_as_of(session=s), default=None), current_lang(lang))
+    return rviews.asof_text(cached_read("overview.asof", data_as_of, default=None), current_lang(lang))
 
 
 def sync_url(search: str | None, region: str | None, month: str | None, kpi: str | None,
@@ -242,7 +242,8 @@ def render_profile(region: str | None, month: str | None, lang: str | None) -> t
                 kpi_comparison(session=s, viewer=viewer, config=config, period=month, region_code=unit.code),
                 rank_story(session=s, viewer=viewer, config=config, region_code=unit.code, period=month))
 
-    scores, comparison, story = warehouse_read(read, default=({}, pd.DataFrame(), None))
+    scores, comparison, story = warehouse_read(read, default=({}, pd.DataFrame(), None),
+                                               cache_key=("county.profile", unit.code, month))
     if story is None:
         blank = empty_figure(t("figure.no_data", lang))
         return (t("county.heading", lang, county=name_in(unit, lang)), [], "", blank, [], "", [],
@@ -269,9 +270,9 @@ def render_trend(region: str | None, month: str | None, kpi_code: str | None, la
     unit, kpi = views.unit_by_code(config, region), config.kpi_by_code.get(kpi_code or "")
     if unit is None or kpi is None or not month:
         return "", empty_figure(t("figure.no_data", lang)), ""
-    frame = warehouse_read(lambda s: kpi_trend(session=s, viewer=current_viewer(), config=config,
-                                               region_code=unit.code, kpi_code=kpi.code, period=month),
-                           default=pd.DataFrame(columns=["period", "series", "value", "sample_size"]))
+    frame = cached_read("county.trend", kpi_trend, default=pd.DataFrame(columns=["period", "series", "value",
+                                                                                "sample_size"]),
+                        viewer=current_viewer(), config=config, region_code=unit.code, kpi_code=kpi.code, period=month)
     events = config.dashboard.events
     fig = views.trend_figure(frame, kpi, county_name=name_in(unit, lang), events=events, lang=lang)
     return (t("county.trend.heading", lang, kpi=name_in(kpi, lang)), fig,
@@ -295,7 +296,7 @@ def render_drills(region: str | None, month: str | None, lang: str | None) -> tu
         if allowed and unit is not None and month and _details_read(function):
             source = _drill_source(table_id)
             frame = warehouse_read(lambda s, src=source, f=filters: src(s, current_viewer(), config, f),
-                                   default=frame)
+                                   default=frame, cache_key=("county.drill", table_id, unit.code, month))
         out += [note, data_table(table_id=table_id, frame=frame, lang=lang, filters=filters, page_size=10,
                                  height=380)]
     return tuple(out)
