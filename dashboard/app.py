@@ -158,4 +158,5 @@ def create_app(config: Config | None = None, *, warehouse: Warehouse | None = No
     _register_shell_callbacks(app)
     tables.register_callbacks(app)
     _register_page_callbacks(app)
+    sys.modules["dashboard.pages.bulletin"].register_routes(app.server)  # GET /download/bulletin/<id>
     return app
