@@ -134,7 +134,10 @@ def test_a_bad_url_falls_back_to_defaults(app):  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def live_url(app) -> Iterator[str]:  # noqa: ANN001
+def live_url(demo_site) -> Iterator[str]:  # noqa: ANN001
+    # Its own app: Flask refuses dev tools' setup on an app that has served a request (the rendering tests above).
+    cfg, wh = demo_site
+    app = create_app(cfg, warehouse=wh, login_required=False)
     app.enable_dev_tools(debug=True, dev_tools_ui=True, dev_tools_props_check=True, dev_tools_hot_reload=False,
                          dev_tools_disable_version_check=True, dev_tools_serve_dev_bundles=True)
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
@@ -242,7 +245,8 @@ def test_approvals_in_chromium(browser, live_url, device, monkeypatch):  # noqa:
     other = context.new_page()
     other.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     other.goto(shared)
-    other.wait_for_function("() => document.querySelector('#approvals-dist-heading-text').innerText.includes('Taigu')")
+    other.wait_for_function("() => document.querySelector('#approvals-dist-heading-text') && document.querySelector("
+                            "'#approvals-dist-heading-text').innerText.includes('Taigu')")  # null until the page paints
     heading = other.inner_text("#approvals-dist-heading-text")
     assert "Aug 2026 to Sep 2026" in heading, heading
     assert other.is_checked("#approvals-order-radio input[value='compression']")

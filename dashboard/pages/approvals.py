@@ -1,8 +1,8 @@
 """Approvals (审批时效): how long cases take, which are overdue, online handling and visits, items ranked.
 
-Filters (region, month range, department, channel, item order) live in the URL: the layout restores them from the
-query, a page-local location writes them back (a new history entry per change, without rebuilding the page), and
-back/forward rebuild the page from the older query.
+Filters (region, month range, department, channel, item order) live in the URL through `dashboard.urlstate`: the
+layout restores them from the query, each change pushes a history entry, and back/forward rebuild the page from the
+older query.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, name_in, t
 from dashboard.context import current_config, current_lang, current_viewer, warehouse_read
 from dashboard.figures import empty_figure
 from dashboard.tables import data_table, register_table_source
+from dashboard.urlstate import register_url_sync, url_location
 from dashboard.views import approvals as views
 from models import details
 from models.kpis import available_periods, current_period, data_as_of, read_kpi_monthly
@@ -104,7 +105,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
         dcc.Graph(id=f"approvals-trend{i}-graph", style={"height": "260px"}, **graph)]), xs=12, lg=6)
         for i in (1, 2)]
     return html.Div([
-        dcc.Location(id="approvals-url-location", refresh=False),
+        url_location(P),
         html.Div([
             html.H1(id="approvals-heading-text", className="h3 mb-1"),
             html.P(id="approvals-subtitle-text", className="text-muted mb-1"),
@@ -164,12 +165,6 @@ def render_asof(lang: str | None) -> str:
     return views.asof_text(warehouse_read(lambda s: data_as_of(session=s), default=None), current_lang(lang))
 
 
-def write_url(region, start, end, dept, channel, order, search):  # noqa: ANN001, ANN201
-    """Filters → address bar (one history entry per change); back/forward rebuild the page from the query."""
-    wanted = views.query_string(_filters(region, start, end, dept, channel, order), defaults={"order": "time"})
-    return no_update if views.parse_query(wanted) == views.parse_query(search) else wanted
-
-
 def render_distribution(region, start, end, dept, channel, lang):  # noqa: ANN001, ANN201
     """The distribution of working days of the cases completed in the chosen months."""
     lang = current_lang(lang)
@@ -222,8 +217,7 @@ def render_overdue(region, end, dept, channel, lang):  # noqa: ANN001, ANN201
                            default=pd.DataFrame(columns=[c.field for c in views.OVERDUE_COLUMNS]))
     heading = t("approvals.overdue.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 asof=views.asof_day_text(f["end"], _today(), lang))
-    table = views.grid_safe(data_table(table_id=views.OVERDUE_TABLE, frame=frame, lang=lang, filters=f, page_size=20,
-                                        height=420), lang)
+    table = data_table(table_id=views.OVERDUE_TABLE, frame=frame, lang=lang, filters=f, page_size=20, height=420)
     return heading, t("approvals.overdue.count", lang, n=f"{len(frame):,}"), table
 
 
@@ -237,8 +231,8 @@ def render_items(region, start, end, dept, channel, order, lang):  # noqa: ANN00
                            default=pd.DataFrame(columns=details.SLOWEST_COLUMNS))
     heading = t("approvals.items.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 range=views.range_text(f["start"], f["end"], lang))
-    return heading, views.grid_safe(data_table(table_id=views.ITEMS_TABLE, frame=frame, lang=lang, filters=f,
-                                               page_size=20, height=420), lang)
+    return heading, data_table(table_id=views.ITEMS_TABLE, frame=frame, lang=lang, filters=f, page_size=20,
+                               height=420)
 
 
 def register_callbacks(app: Dash) -> None:
@@ -258,11 +252,8 @@ def register_callbacks(app: Dash) -> None:
         Input(LANG, "data"), State(ids["end"], "options"),
     )(render_labels)
     app.callback(Output("approvals-asof-text", "children"), Input(LANG, "data"))(render_asof)
-    app.callback(
-        Output("approvals-url-location", "search"),
-        *[Input(ids[n], "value") for n in ("region", "start", "end", "dept", "channel")],
-        Input(ids["order"], "value"), State("approvals-url-location", "search"), prevent_initial_call=True,
-    )(write_url)
+    # Filters → address bar, one history entry per change; the default order stays out of plain links.
+    register_url_sync(app, page=P, fields={n: (ids[n], "value") for n in FILTERS}, defaults={"order": "time"})
     filters = [Input(ids[n], "value") for n in ("region", "start", "end", "dept", "channel")]
     app.callback(
         Output("approvals-dist-heading-text", "children"), Output("approvals-dist-summary-text", "children"),

@@ -1,7 +1,7 @@
 """Ratings and hotline (好差评与12345): rating levels, bad-review rectification, hotline KPIs, business tickets.
 
-Filters (region, month range) live in the URL like on the approvals page: restored by the layout from the query,
-written back by a page-local location, rebuilt from the older query on back/forward.
+Filters (region, month range) live in the URL through `dashboard.urlstate`, like on the approvals page: restored
+by the layout from the query, a history entry per change, rebuilt from the older query on back/forward.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_period, t
 from dashboard.context import current_config, current_lang, current_viewer, warehouse_read
 from dashboard.figures import empty_figure
 from dashboard.tables import data_table, register_table_source
+from dashboard.urlstate import register_url_sync, url_location
 from dashboard.views import approvals as common
 from dashboard.views import service as views
 from models import details
@@ -81,7 +82,7 @@ def layout(lang: str | None = None, **query: str) -> html.Div:
     dd = dict(clearable=False, searchable=False)
     graph = dict(config=common.GRAPH_CONFIG, responsive=True, figure=empty_figure(""))
     return html.Div([
-        dcc.Location(id="service-url-location", refresh=False),
+        url_location(P),
         html.Div([
             html.H1(id="service-heading-text", className="h3 mb-1"),
             html.P(id="service-subtitle-text", className="text-muted mb-1"),
@@ -145,12 +146,6 @@ def render_asof(lang: str | None) -> str:
     return common.asof_text(warehouse_read(lambda s: data_as_of(session=s), default=None), current_lang(lang))
 
 
-def write_url(region, start, end, search):  # noqa: ANN001, ANN201
-    """Filters → address bar (one history entry per change)."""
-    wanted = common.query_string(_filters(region, start, end))
-    return no_update if common.parse_query(wanted) == common.parse_query(search) else wanted
-
-
 def render_cards(region, end, lang):  # noqa: ANN001, ANN201
     """The ratings and hotline headline cards of the region for the last chosen month, from the marts."""
     lang = current_lang(lang)
@@ -195,8 +190,8 @@ def render_unrectified(region, end, lang):  # noqa: ANN001, ANN201
                            default=pd.DataFrame(columns=[c.field for c in views.UNRECTIFIED_COLUMNS]))
     heading = t("service.unrect.heading", lang, region=common.region_label(f["region"], current_config(), lang),
                 asof=common.asof_day_text(f["end"], _today(), lang))
-    table = common.grid_safe(data_table(table_id=views.UNRECTIFIED_TABLE, frame=frame, lang=lang, filters=f,
-                                    page_size=20, height=420), lang)
+    table = data_table(table_id=views.UNRECTIFIED_TABLE, frame=frame, lang=lang, filters=f, page_size=20,
+                       height=420)
     return heading, views.unrectified_count(frame, lang), table
 
 
@@ -229,8 +224,7 @@ def register_callbacks(app: Dash) -> None:
         Input(LANG, "data"), State(ids["end"], "options"),
     )(render_labels)
     app.callback(Output("service-asof-text", "children"), Input(LANG, "data"))(render_asof)
-    app.callback(Output("service-url-location", "search"), *[Input(ids[n], "value") for n in ("region", "start", "end")],
-                 State("service-url-location", "search"), prevent_initial_call=True)(write_url)
+    register_url_sync(app, page=P, fields={n: (ids[n], "value") for n in FILTERS})  # a history entry per change
     app.callback(
         Output("service-ratings-heading-text", "children"), Output("service-ratings-row", "children"),
         Output("service-hotline-heading-text", "children"), Output("service-hotline-row", "children"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -33,6 +32,7 @@ from bizenv.i18n import (
 )
 from dashboard.figures import FONT_FAMILY, STATUS_COLOURS, TEXT, empty_figure
 from dashboard.tables import Column
+from dashboard.urlstate import restore
 from models import details
 from models.config import Config, KpiDefinition
 from models.kpis import target_status
@@ -72,37 +72,20 @@ ITEMS_COLUMNS = [
 ]
 
 
-# ---- URL query state ----------------------------------------------------------------------------------------------
-
-
-def parse_query(search: str | None) -> dict[str, str]:
-    """`?a=1&b=x` as a dict (the last value of a repeated key wins)."""
-    return dict(parse_qsl((search or "").lstrip("?"), keep_blank_values=False))
-
-
-def query_string(values: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> str:
-    """`?a=1&b=x` for the set values that differ from their defaults, in the given order."""
-    defaults = defaults or {}
-    pairs = [(k, str(v)) for k, v in values.items() if v not in (None, "") and defaults.get(k) != v]
-    return "?" + urlencode(pairs) if pairs else ""
-
-
-def pick(value: Any, allowed: Sequence[Any], default: Any) -> Any:
-    """A query value if it is one of `allowed`, otherwise the default."""
-    return value if value not in (None, "") and value in allowed else default
+# ---- URL query state (written back by dashboard.urlstate.register_url_sync) ---------------------------------------
 
 
 def restore_filters(query: Mapping[str, Any], *, periods_desc: Sequence[str], regions: Sequence[str],
                     depts: Sequence[str] = (), channels: Sequence[str] = ()) -> dict[str, Any]:
     """The page's filters from the URL query, each checked against what may be chosen; a bad value falls back."""
-    end = pick(query.get("end"), periods_desc, periods_desc[0] if periods_desc else None)
-    start = pick(query.get("start"), periods_desc, end)
+    end = restore(query.get("end"), allowed=periods_desc, default=periods_desc[0] if periods_desc else None)
+    start = restore(query.get("start"), allowed=periods_desc, default=end)
     if start and end and start > end:
         start, end = end, start
-    return {"region": pick(query.get("region"), regions, regions[0] if regions else None), "start": start,
-            "end": end, "dept": pick(query.get("dept"), depts, None), "channel": pick(query.get("channel"), channels,
-                                                                                     None),
-            "order": pick(query.get("order"), ORDERS, "time")}
+    return {"region": restore(query.get("region"), allowed=regions, default=regions[0] if regions else None),
+            "start": start, "end": end, "dept": restore(query.get("dept"), allowed=depts, default=None),
+            "channel": restore(query.get("channel"), allowed=channels, default=None),
+            "order": restore(query.get("order"), allowed=ORDERS, default="time")}
 
 
 def ordered_range(start: str | None, end: str | None) -> tuple[str | None, str | None]:
@@ -365,15 +348,3 @@ def items_source(session: Session, viewer: Viewer, config: Config, filters: Mapp
 
 def muted(text: str) -> html.P:
     return html.P(text, className="small text-muted mb-2")
-
-
-def grid_safe(table: html.Div, lang: str) -> html.Div:
-    """The shared table with its empty-grid text given as AG Grid locale text, not as an HTML overlay template
-    (dash-ag-grid blocks templates as an XSS risk and logs a console error). To move into dashboard/tables.py."""
-    for child in table.children:
-        grid = getattr(child, "children", None)
-        options = getattr(grid, "dashGridOptions", None)
-        if isinstance(options, dict) and "overlayNoRowsTemplate" in options:
-            options = {k: v for k, v in options.items() if k != "overlayNoRowsTemplate"}
-            grid.dashGridOptions = {**options, "localeText": {"noRowsToShow": t("table.no_rows", lang)}}
-    return table
