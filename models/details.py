@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 from models.calendar import get_calendar
 from models.config import Config
 from models.dims import DimDepartment, DimServiceItem
-from models.facts import OVERDUE_INDEX_WHERE, FactApprovalCase, FactHotlineTicket, FactRating
+from models.facts import (
+    BUSINESS_ENV_INDEX_WHERE,
+    OVERDUE_INDEX_WHERE,
+    VERIFIED_BAD_INDEX_WHERE,
+    FactApprovalCase,
+    FactHotlineTicket,
+    FactRating,
+)
 from models.kpis import read_kpi_monthly
 from models.scope import Viewer
 
@@ -300,8 +307,9 @@ def unrectified_bad_reviews(
                              or_(R.rectified_at.is_(None), R.rectified_at < cutoff))
     stmt = (
         select(R.rating_id, R.region_code, R.case_id, R.channel, R.rated_at, R.level, R.comment, R.rectify_status)
-        .where(R.region_code.in_(regions), R.rated_period <= period, R.verified_bad.is_(True), R.rated_at < cutoff,
-               ~rectified_by_then)
+        # The predicate as the partial index ix_fact_rating_verified_bad spells it, so the index is used.
+        .where(text(VERIFIED_BAD_INDEX_WHERE), R.region_code.in_(regions), R.rated_period <= period,
+               R.rated_at < cutoff, ~rectified_by_then)
         .order_by(R.rated_at, R.rating_id).limit(max(int(limit), 0))
     )
     rows = _frame(session, stmt, BAD_REVIEW_COLUMNS[:8])
@@ -392,7 +400,7 @@ def overdue_tickets(
                    or_(closed_late, open_late))
             .order_by(T.due_at, T.ticket_id))
     if business_only:
-        stmt = stmt.where(T.is_business_env.is_(True))
+        stmt = stmt.where(text(BUSINESS_ENV_INDEX_WHERE))
     rows = _frame(session, stmt.limit(max(int(limit), 0) * 5 + 50),
                   ["ticket_id", "region_code", "category", "is_business_env", "status", "received_at", "due_at",
                    "closed_at", "content"])
@@ -419,7 +427,7 @@ def ticket_categories(*, session: Session, viewer: Viewer, config: Config, regio
     late = or_(and_(T.closed_at.is_not(None), T.closed_at > T.due_at),
                and_(T.closed_at.is_(None), T.due_at < cutoff))
     stmt = (select(T.category, func.count(), func.sum(case((and_(T.due_at.is_not(None), late), 1), else_=0)))
-            .where(T.region_code.in_(regions), T.received_period.in_(periods), T.is_business_env.is_(True))
+            .where(text(BUSINESS_ENV_INDEX_WHERE), T.region_code.in_(regions), T.received_period.in_(periods))
             .group_by(T.category).order_by(func.count().desc(), T.category).limit(max(int(limit), 0)))
     out = _frame(session, stmt, ["category", "tickets", "late"])
     cols = ["category", "tickets", "share", "late"]
