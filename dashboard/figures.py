@@ -60,24 +60,36 @@ def use_template(fig: go.Figure, name: str = "plotly_white") -> go.Figure:
     return fig
 
 
+BASE_LAYOUT: dict = dict(
+    font=dict(family=FONT_FAMILY, size=13, color=TEXT), margin=dict(l=8, r=16, t=28, b=8), dragmode=False,
+    hovermode="closest", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+    hoverlabel=dict(font=dict(family=FONT_FAMILY)),
+)
+
+
+def styled_figure(data: Sequence = (), layout: Mapping | None = None, *, height: int,
+                  base: Mapping = BASE_LAYOUT) -> go.Figure:
+    """A figure built in one constructor: the shared look, then the figure's own layout (its margin merged into
+    the shared one), then the template. One validation pass instead of one per add_*/update_* call."""
+    layout = dict(layout or {})
+    merged = {**base, **layout, "height": height}
+    if "margin" in layout:
+        merged["margin"] = {**base["margin"], **layout["margin"]}
+    return use_template(go.Figure(data=list(data), layout=merged))
+
+
 def _base_layout(fig: go.Figure, *, height: int) -> go.Figure:
     use_template(fig)
-    fig.update_layout(
-        height=height, font=dict(family=FONT_FAMILY, size=13, color=TEXT),
-        margin=dict(l=8, r=16, t=28, b=8), dragmode=False, hovermode="closest",
-        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-        hoverlabel=dict(font=dict(family=FONT_FAMILY)),
-    )
+    fig.update_layout(height=height, **BASE_LAYOUT)
     return fig
 
 
 def empty_figure(message: str) -> go.Figure:
     """A blank chart that says why it is blank, instead of empty axes (built in one step: layouts make several)."""
-    fig = go.Figure(layout=dict(
+    return styled_figure(layout=dict(
         annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
                           font=dict(size=16, color="#6c757d"))],
-        xaxis=dict(visible=False), yaxis=dict(visible=False)))
-    return _base_layout(fig, height=240)
+        xaxis=dict(visible=False), yaxis=dict(visible=False)), height=240)
 
 
 def county_comparison_figure(frame: pd.DataFrame, kpi: KpiDefinition, lang: str) -> go.Figure:
@@ -88,13 +100,13 @@ def county_comparison_figure(frame: pd.DataFrame, kpi: KpiDefinition, lang: str)
     scale = display_scale(kpi.unit, lang)
     rows = frame.to_dict("records")
     labels = [region_name(r, lang) for r in rows]
-    fig = go.Figure()
+    statuses = [_status(r["value"], city, kpi.direction) for r in rows]
+    bars = []
     for status, colour in (("better", BETTER), ("worse", WORSE), ("no_data", NO_DATA)):
-        picked = [(label, r) for label, r in zip(labels, rows, strict=True)
-                  if _status(r["value"], city, kpi.direction) == status]
+        picked = [(label, r) for label, r, st in zip(labels, rows, statuses, strict=True) if st == status]
         if not picked:
             continue
-        fig.add_bar(
+        bars.append(go.Bar(
             orientation="h", y=[label for label, _ in picked], marker_color=colour,
             x=[0.0 if _missing(r["value"]) else r["value"] * scale for _, r in picked],
             text=[format_number(r["value"], kpi.unit, lang) for _, r in picked],
@@ -106,33 +118,37 @@ def county_comparison_figure(frame: pd.DataFrame, kpi: KpiDefinition, lang: str)
             customdata=[[region_name(r, lang, short=False), f"{int(r['sample_size']):,}"] for _, r in picked],
             hovertemplate=(f"<b>%{{customdata[0]}}</b><br>{name_in(kpi, lang)}: %{{text}}<br>"
                            f"{t('figure.sample', lang)}: %{{customdata[1]}}<extra></extra>"),
-        )
-    _add_city_line(fig, city=city, kpi=kpi, lang=lang)
+        ))
     shown = [v * scale for v in frame["value"].dropna()] + ([city * scale] if city is not None else [])
     low, top = min(min(shown), 0.0), max(max(shown), 0.0)  # bars start at zero; negative values (growth) fit too
-    fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed", fixedrange=True,
-                     automargin=True, ticks="", showgrid=False)
-    fig.update_xaxes(range=[low * 1.12, top * 1.12 if top > 0 else 1], fixedrange=True, automargin=True,
-                     ticksuffix="%" if kpi.unit == "ratio" else "", gridcolor="#e9ecef", zeroline=True,
-                     title=dict(text="" if kpi.unit == "ratio" else unit_label(kpi.unit, lang), font=dict(size=12)))
-    fig.update_layout(barmode="overlay", bargap=0.28, uniformtext=dict(minsize=11, mode="show"),
-                      legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom",
-                                  font=dict(size=12), bgcolor="rgba(0,0,0,0)"))
-    fig = _base_layout(fig, height=BAR_HEIGHT_PX * len(labels) + 130)
-    fig.update_layout(margin=dict(b=64))
-    return fig
+    shapes, notes = _city_line(city=city, kpi=kpi, lang=lang)
+    return styled_figure(bars, dict(
+        shapes=shapes, annotations=notes,
+        yaxis=dict(categoryorder="array", categoryarray=labels, autorange="reversed", fixedrange=True,
+                   automargin=True, ticks="", showgrid=False),
+        xaxis=dict(range=[low * 1.12, top * 1.12 if top > 0 else 1], fixedrange=True, automargin=True,
+                   ticksuffix="%" if kpi.unit == "ratio" else "", gridcolor="#e9ecef", zeroline=True,
+                   title=dict(text="" if kpi.unit == "ratio" else unit_label(kpi.unit, lang), font=dict(size=12))),
+        barmode="overlay", bargap=0.28, uniformtext=dict(minsize=11, mode="show"),
+        legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom",
+                    font=dict(size=12), bgcolor="rgba(0,0,0,0)"),
+        margin=dict(b=64),
+    ), height=BAR_HEIGHT_PX * len(labels) + 130)
 
 
-def _add_city_line(fig: go.Figure, *, city: float | None, kpi: KpiDefinition, lang: str) -> None:
-    """The city value as a dashed reference line, labelled 全市/City with its formatted value."""
+def _city_line(*, city: float | None, kpi: KpiDefinition, lang: str) -> tuple[list[dict], list[dict]]:
+    """The city value as a dashed reference line (a shape) and its label (an annotation), as add_vline draws them.
+
+    Drawn under the bars: it shows in the gaps between them and never strikes through a value label.
+    """
     if city is None:
-        return
-    # Drawn under the bars: it shows in the gaps between them and never strikes through a value label.
-    fig.add_vline(x=city * display_scale(kpi.unit, lang), line_dash="dash", line_color=CITY_LINE, line_width=1.5,
-                  layer="below",
-                  annotation_text=f"{t('figure.city', lang)} {format_number(city, kpi.unit, lang)}",
-                  annotation_position="top",
-                  annotation_font=dict(size=12, color=CITY_LINE), annotation_bgcolor="rgba(255,255,255,0.85)")
+        return [], []
+    x = city * display_scale(kpi.unit, lang)
+    return ([dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain", layer="below",
+                  line=dict(color=CITY_LINE, dash="dash", width=1.5))],
+            [dict(text=f"{t('figure.city', lang)} {format_number(city, kpi.unit, lang)}", x=x, xref="x", y=1,
+                  yref="y domain", xanchor="center", yanchor="bottom", showarrow=False,
+                  font=dict(size=12, color=CITY_LINE), bgcolor="rgba(255,255,255,0.85)")])
 
 
 # ---- the target-status colour language (met / near / missed), shared by cards, maps and legends ------------------
@@ -182,31 +198,33 @@ def composite_trend_figure(frame: pd.DataFrame, lang: str) -> go.Figure:
     from bizenv.i18n import format_period
 
     x = [format_period(p, lang) for p in frame["period"]]
-    fig = go.Figure()
-    fig.add_scatter(x=x, y=frame["high"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False)
-    fig.add_scatter(x=x, y=frame["low"], mode="lines", line=dict(width=0), fill="tonexty",
-                    fillcolor="rgba(0,114,178,0.12)", name=t("figure.range", lang), hoverinfo="skip")
-    fig.add_scatter(x=x, y=frame["q3"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False)
-    fig.add_scatter(x=x, y=frame["q1"], mode="lines", line=dict(width=0), fill="tonexty",
-                    fillcolor="rgba(0,114,178,0.28)", name=t("figure.middle_half", lang), hoverinfo="skip")
-    fig.add_scatter(x=x, y=frame["mean"], mode="lines+markers", line=dict(color=BETTER, width=2.5),
-                    marker=dict(size=6), name=t("figure.mean", lang),
-                    customdata=frame[["low", "high"]].to_numpy(),
-                    hovertemplate=(f"%{{x}}<br>{t('figure.mean', lang)} %{{y:.1f}}<br>"
-                                   f"{t('figure.range', lang)} %{{customdata[0]:.1f}}–%{{customdata[1]:.1f}}"
-                                   "<extra></extra>"))
-    last = frame.iloc[-1]
-    fig.add_annotation(x=x[-1], y=float(last["mean"]), text=f"{float(last['mean']):.1f}", showarrow=False,
-                       xanchor="left", xshift=6, font=dict(size=13, color=BETTER))
+    cols = {c: frame[c] for c in ("high", "low", "q3", "q1", "mean")}
+    traces = [
+        go.Scatter(x=x, y=cols["high"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False),
+        go.Scatter(x=x, y=cols["low"], mode="lines", line=dict(width=0), fill="tonexty",
+                   fillcolor="rgba(0,114,178,0.12)", name=t("figure.range", lang), hoverinfo="skip"),
+        go.Scatter(x=x, y=cols["q3"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False),
+        go.Scatter(x=x, y=cols["q1"], mode="lines", line=dict(width=0), fill="tonexty",
+                   fillcolor="rgba(0,114,178,0.28)", name=t("figure.middle_half", lang), hoverinfo="skip"),
+        go.Scatter(x=x, y=cols["mean"], mode="lines+markers", line=dict(color=BETTER, width=2.5),
+                   marker=dict(size=6), name=t("figure.mean", lang),
+                   customdata=frame[["low", "high"]].to_numpy(),
+                   hovertemplate=(f"%{{x}}<br>{t('figure.mean', lang)} %{{y:.1f}}<br>"
+                                  f"{t('figure.range', lang)} %{{customdata[0]:.1f}}–%{{customdata[1]:.1f}}"
+                                  "<extra></extra>")),
+    ]
+    last = float(cols["mean"].iloc[-1])
     low = max(0.0, math.floor(float(frame["low"].min()) / 10) * 10)
     high = min(100.0, math.ceil(float(frame["high"].max()) / 10) * 10)
-    fig.update_yaxes(range=[low, high], fixedrange=True, gridcolor="#e9ecef",
-                     title=dict(text=t("figure.composite", lang), font=dict(size=12)))
-    fig.update_xaxes(fixedrange=True, tickangle=0, nticks=6, automargin=True)
-    fig = _base_layout(fig, height=280)
-    fig.update_layout(hovermode="x unified", margin=dict(l=8, r=36, t=8, b=8),
-                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=12)))
-    return fig
+    return styled_figure(traces, dict(
+        annotations=[dict(x=x[-1], y=last, text=f"{last:.1f}", showarrow=False, xanchor="left", xshift=6,
+                          font=dict(size=13, color=BETTER))],
+        yaxis=dict(range=[low, high], fixedrange=True, gridcolor="#e9ecef",
+                   title=dict(text=t("figure.composite", lang), font=dict(size=12))),
+        xaxis=dict(fixedrange=True, tickangle=0, nticks=6, automargin=True),
+        hovermode="x unified", margin=dict(l=8, r=36, t=8, b=8),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=12)),
+    ), height=280)
 
 
 def _goodness(values: pd.Series, direction: str) -> pd.Series:
@@ -244,37 +262,39 @@ def county_tile_map(frame: pd.DataFrame, kpi: KpiDefinition, lang: str,
         return empty_figure(t("figure.no_data", lang))
     spots = tile_positions({c: centroids[c] for c in rows["region_code"]})
     rows["goodness"] = _goodness(rows["value"].astype(float), kpi.direction)
-    fig = go.Figure()
-    xs, ys, labels, hover, colours, fonts = [], [], [], [], [], []
+    xs, ys, labels, hover, colours, fonts, tiles = [], [], [], [], [], [], []
     for r in rows.to_dict("records"):
         x, y = spots[r["region_code"]]
         value = format_number(r["value"], kpi.unit, lang)
         g = r["goodness"]
         colour = NO_DATA if _missing(g) else _scale_colour(float(g))
-        fig.add_shape(type="rect", x0=x - 0.47, x1=x + 0.47, y0=y - 0.47, y1=y + 0.47, fillcolor=colour,
-                      line=dict(color="#ffffff", width=2), layer="below")
+        tiles.append(dict(type="rect", x0=x - 0.47, x1=x + 0.47, y0=y - 0.47, y1=y + 0.47, fillcolor=colour,
+                          line=dict(color="#ffffff", width=2), layer="below"))
         xs.append(x)
         ys.append(y)
         labels.append(f"<b>{region_name(r, lang)}</b><br>{value}")
         hover.append(f"{region_name(r, lang, short=False)}<br>{name_in(kpi, lang)}: {value}")
         fonts.append("#ffffff" if not _missing(g) and g > 0.45 else TEXT)
         colours.append(colour)
-    fig.add_scatter(x=xs, y=ys, mode="text", text=labels, textfont=dict(size=11, color=fonts),
-                    hovertext=hover, hoverinfo="text", showlegend=False)
-    # An invisible colour bar explains the shading: lighter is worse, darker is better.
-    fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
-                    marker=dict(colorscale=GOODNESS_SCALE, cmin=0, cmax=1, color=[0.5], showscale=True,
-                                colorbar=dict(orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top",
-                                              thickness=10, len=0.6, tickvals=[0, 1],
-                                              ticktext=[t("figure.worse", lang), t("figure.better", lang)],
-                                              tickfont=dict(size=12))))
+    traces = [
+        go.Scatter(x=xs, y=ys, mode="text", text=labels, textfont=dict(size=11, color=fonts), hovertext=hover,
+                   hoverinfo="text", showlegend=False),
+        # An invisible colour bar explains the shading: lighter is worse, darker is better.
+        go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                   marker=dict(colorscale=GOODNESS_SCALE, cmin=0, cmax=1, color=[0.5], showscale=True,
+                               colorbar=dict(orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top",
+                                             thickness=10, len=0.6, tickvals=[0, 1],
+                                             ticktext=[t("figure.worse", lang), t("figure.better", lang)],
+                                             tickfont=dict(size=12)))),
+    ]
     width = max(x for x, _ in spots.values()) + 1
     height = max(y for _, y in spots.values()) + 1
-    fig.update_xaxes(visible=False, range=[-0.6, width - 0.4], fixedrange=True)
-    fig.update_yaxes(visible=False, range=[-0.6, height - 0.4], fixedrange=True, scaleanchor="x", scaleratio=1)
-    fig = _base_layout(fig, height=60 * height + 70)
-    fig.update_layout(margin=dict(l=4, r=4, t=4, b=40))
-    return fig
+    return styled_figure(traces, dict(
+        shapes=tiles,
+        xaxis=dict(visible=False, range=[-0.6, width - 0.4], fixedrange=True),
+        yaxis=dict(visible=False, range=[-0.6, height - 0.4], fixedrange=True, scaleanchor="x", scaleratio=1),
+        margin=dict(l=4, r=4, t=4, b=40),
+    ), height=60 * height + 70)
 
 
 def _scale_colour(g: float) -> str:

@@ -21,7 +21,7 @@ from bizenv.i18n import (
     target_operator,
 )
 from dashboard.figures import BETTER, TEXT, WORSE, empty_figure
-from dashboard.views.ranking import _missing, base_layout, kpi_info, pillar_name, score_text
+from dashboard.views.ranking import _missing, kpi_info, page_figure, pillar_name, score_text
 from models.config import PILLARS, Config, PolicyEvent
 from models.ranking_reads import RankStory
 
@@ -107,13 +107,11 @@ def radar_figure(scores: dict, *, county_name: str, best_name: str | None, lang:
             fill="toself" if key == "county" else None, fillcolor="rgba(0,114,178,0.12)",
             hovertemplate=f"<b>{label}</b><br>%{{theta}}: %{{r:.1f}}<extra></extra>",
         ))
-    fig = go.Figure(data=traces, layout=dict(
+    return page_figure(traces, dict(
+        margin=dict(l=40, r=40, t=30, b=70),
         polar=dict(radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], angle=90, tickfont=dict(size=10)),
                    bgcolor="rgba(0,0,0,0)"),
-        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.08, yanchor="top")))
-    fig = base_layout(fig, height=400)
-    fig.update_layout(margin=dict(l=40, r=40, t=30, b=70))
-    return fig
+        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.08, yanchor="top")), height=400)
 
 
 # ---- comparison table -------------------------------------------------------------------------------------------
@@ -209,16 +207,13 @@ def trend_figure(frame: pd.DataFrame, kpi, *, county_name: str, events: Sequence
         notes.append(dict(x=labels[at], y=1, yref="paper", yanchor="bottom", showarrow=False,
                           text=f"{event.date.isoformat()} {label}", font=dict(size=11, color=TEXT),
                           bgcolor="rgba(255,255,255,0.85)"))
-    fig = go.Figure(data=traces, layout=dict(
-        shapes=shapes, annotations=notes,
+    return page_figure(traces, dict(
+        shapes=shapes, annotations=notes, legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"),
+        margin=dict(l=8, r=16, t=36, b=8), hovermode="x unified",
         xaxis=dict(type="category", fixedrange=True, showgrid=False, tickangle=-40 if len(labels) > 8 else 0),
         yaxis=dict(fixedrange=True, gridcolor="#e9ecef", ticksuffix="%" if kpi.unit == "ratio" else "",
                    title=dict(text="" if kpi.unit == "ratio" else t(f"unit.{kpi.unit}", lang), font=dict(size=12))),
-    ))
-    fig = base_layout(fig, height=360)
-    fig.update_layout(legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"), margin=dict(l=8, r=16, t=36, b=8),
-                      hovermode="x unified")
-    return fig
+    ), height=360)
 
 
 def events_note(events: Sequence[PolicyEvent], periods: Sequence[str], lang: str) -> str:

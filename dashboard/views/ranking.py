@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from bizenv.i18n import MISSING, format_datetime, format_number, format_period, format_value, name_in, region_name, t
-from dashboard.figures import BETTER, FONT_FAMILY, NO_DATA, TEXT, WORSE, empty_figure, use_template
+from dashboard.figures import BASE_LAYOUT, BETTER, NO_DATA, TEXT, WORSE, empty_figure, styled_figure, use_template
 from models.config import PILLARS, Config, KpiDefinition
 
 GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False, "scrollZoom": False}
@@ -97,12 +97,19 @@ def score_text(value: object, lang: str) -> str:
     return MISSING if _missing(value) else format_number(float(value), "score", lang)
 
 
+# The shared look of this page's charts (a shorter top margin than the overview's).
+PAGE_LAYOUT: dict = {**BASE_LAYOUT, "margin": dict(l=8, r=16, t=16, b=8)}
+
+
+def page_figure(data: Sequence = (), layout: Mapping | None = None, *, height: int) -> go.Figure:
+    """A chart of the ranking and profile pages, built in one constructor (see dashboard.figures.styled_figure)."""
+    return styled_figure(data, layout, height=height, base=PAGE_LAYOUT)
+
+
 def base_layout(fig: go.Figure, *, height: int) -> go.Figure:
+    """The page look on a figure built step by step (prefer page_figure: one validation pass)."""
     use_template(fig)
-    fig.update_layout(height=height, font=dict(family=FONT_FAMILY, size=13, color=TEXT),
-                      margin=dict(l=8, r=16, t=16, b=8), dragmode=False, hovermode="closest",
-                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                      hoverlabel=dict(font=dict(family=FONT_FAMILY)))
+    fig.update_layout(height=height, **PAGE_LAYOUT)
     return fig
 
 
@@ -263,15 +270,16 @@ def heatmap_figure(scores: pd.DataFrame, ranking: pd.DataFrame, config: Config, 
         text.append(tr)
         hover.append(hr)
     x = [name_in(k, lang) for k in kpis]
-    fig = go.Figure(go.Heatmap(
+    heatmap = go.Heatmap(
         z=z, x=x, y=[names[c] for c in order], text=text, texttemplate="%{text}", hovertext=hover,
         hovertemplate="%{hovertext}<extra></extra>", colorscale=SCORE_SCALE, zmin=0, zmax=100, xgap=2, ygap=2,
         textfont=dict(size=12), colorbar=dict(title=dict(text=t("ranking.heatmap.colorbar", lang), side="top"),
                                               thickness=12, len=0.6, tickvals=[0, 50, 100]),
-    ))
-    fig.update_xaxes(side="top", tickangle=-40, fixedrange=True, showgrid=False, automargin=True)
-    fig.update_yaxes(autorange="reversed", fixedrange=True, showgrid=False, automargin=True)
-    return base_layout(fig, height=34 * len(order) + 190)
+    )
+    return page_figure([heatmap], dict(
+        xaxis=dict(side="top", tickangle=-40, fixedrange=True, showgrid=False, automargin=True),
+        yaxis=dict(autorange="reversed", fixedrange=True, showgrid=False, automargin=True),
+    ), height=34 * len(order) + 190)
 
 
 # ---- bump chart -------------------------------------------------------------------------------------------------
@@ -308,17 +316,14 @@ def bump_figure(history: pd.DataFrame, lang: str) -> go.Figure:
         ))
         notes.append(dict(x=labels[rows[-1]["period"]], y=last_rank, text=f"{last_rank} {name}", xanchor="left",
                           xshift=8, showarrow=False, font=dict(size=12, color=LINE_COLOURS[i % 8])))
-    fig = go.Figure(data=traces, layout=dict(
-        annotations=notes,
+    return page_figure(traces, dict(
+        annotations=notes, margin=dict(l=8, r=96, t=16, b=8),
         yaxis=dict(autorange=False, range=[units + 0.5, 0.5], tickvals=list(range(1, units + 1)),
                    title=dict(text=t("ranking.bump.axis", lang), font=dict(size=12)), fixedrange=True,
                    gridcolor="#e9ecef", zeroline=False),
         xaxis=dict(type="category", categoryorder="array", categoryarray=[labels[p] for p in periods],
                    fixedrange=True, showgrid=False, tickangle=-40 if len(periods) > 6 else 0),
-    ))
-    fig = base_layout(fig, height=30 * units + 150)
-    fig.update_layout(margin=dict(l=8, r=96, t=16, b=8))
-    return fig
+    ), height=30 * units + 150)
 
 
 # ---- funnel plot ------------------------------------------------------------------------------------------------
@@ -386,13 +391,11 @@ def funnel_figure(rows: pd.DataFrame, kpi: KpiDefinition, lang: str) -> go.Figur
     edge = funnel_limits(rate, np.array([n_min]), Z998)
     values = np.concatenate([v, edge[0], edge[1]]) * scale
     pad = max((values.max() - values.min()) * 0.08, 0.5)
-    fig = go.Figure(data=traces, layout=dict(
+    return page_figure(traces, dict(
+        legend=dict(orientation="h", x=0, y=-0.18, yanchor="top", font=dict(size=12)),
+        margin=dict(l=8, r=16, t=16, b=96),
         yaxis=dict(range=[max(values.min() - pad, 0), min(values.max() + pad, 100.5)], ticksuffix="%",
                    fixedrange=True, gridcolor="#e9ecef"),
         xaxis=dict(rangemode="tozero", title=dict(text=t("ranking.funnel.x", lang), font=dict(size=12)),
                    fixedrange=True, gridcolor="#e9ecef"),
-    ))
-    fig = base_layout(fig, height=420)
-    fig.update_layout(legend=dict(orientation="h", x=0, y=-0.18, yanchor="top", font=dict(size=12)),
-                      margin=dict(l=8, r=16, t=16, b=96))
-    return fig
+    ), height=420)
