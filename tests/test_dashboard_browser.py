@@ -121,6 +121,8 @@ def test_overview_in_chromium(browser, live_url, device):  # noqa: ANN001
     _wait_for_chart(page, SHORT_ZH)
     text = _cards_text(page)
     assert "按时办结率" in text and "99.2%" in text and "平均办理时长" in text
+    assert "▲ +0.5 个百分点" in text and "目标 ≥ 98.5%" in text  # MoM and target of the on-time card
+    assert page.inner_text("#overview-summary-text") == "2 项有目标的指标：1 项达标，0 项接近，1 项未达标"
     assert "全市总览" in page.inner_text("#overview-heading-text")
     assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
     _assert_fits(page, width)
