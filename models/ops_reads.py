@@ -154,36 +154,47 @@ def submission_status(*, session: Session, viewer: Viewer, config: Config, perio
     today = today or dt.datetime.now(ZoneInfo(config.timezone)).date()
     deadline = submission_deadline(period, config.dashboard.submission_deadline_day)
     files = _county_files(session, config)
-    files = files[files["period"] == period]
+    # The month's files grouped by unit once, in plain rows (a pandas filter per unit cost more than the read).
+    by_unit: dict[str, list[dict]] = {}
+    for row in files[files["period"] == period].to_dict("records"):
+        by_unit.setdefault(row["region_code"], []).append(row)
     present = set(session.scalars(select(func.distinct(MartKpiMonthly.region_code)).where(
         MartKpiMonthly.period == period, MartKpiMonthly.kpi_code.in_(
             [k.code for k in config.kpis if k.pillar == "county_development"]),
         MartKpiMonthly.value.is_not(None))))
     out = []
     for unit in config.city.units:
-        mine = files[files["region_code"] == unit.code].sort_values("received_at")
-        loaded, failed = mine[mine["status"] == "loaded"], mine[mine["status"] != "loaded"]
-        first = loaded.iloc[0] if not loaded.empty else None
+        # Oldest first, as a stable sort by received_at (a file without a time last).
+        mine = sorted(by_unit.get(unit.code, []), key=lambda r: (pd.isna(r["received_at"]),
+                                                                  r["received_at"] if pd.notna(r["received_at"])
+                                                                  else pd.Timestamp.min))
+        loaded = [r for r in mine if r["status"] == "loaded"]
+        failed = [r for r in mine if r["status"] != "loaded"]
+        first = loaded[0] if loaded else None
         if first is not None:
             status = "on_time" if first["received_at"].date() <= deadline else "late"
         elif unit.code in present:
             status = "on_time"
-        elif not failed.empty:
+        elif failed:
             status = "rejected"
         else:
             status = "overdue" if today > deadline else "pending"
-        last = mine.iloc[-1] if not mine.empty else None
+        last = mine[-1] if mine else None
         out.append({
             "region_code": unit.code, "name_zh": unit.name_zh, "name_en": unit.name_en, "status": status,
             "received_at": first["received_at"] if first is not None else (
                 last["received_at"] if last is not None else None),
             "filename": (first if first is not None else last)["filename"] if last is not None else None,
             "files": len(mine), "files_failed": len(failed),
-            "rows_loaded": int(loaded["rows_loaded"].sum()) if not loaded.empty else 0,
-            "rows_rejected": int(mine["rows_rejected"].sum()) if not mine.empty else 0,
+            "rows_loaded": sum(_count(r["rows_loaded"]) for r in loaded),
+            "rows_rejected": sum(_count(r["rows_rejected"]) for r in mine),
             "deadline": deadline,
         })
     return pd.DataFrame(out)
+
+
+def _count(value: object) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 def submission_rejections(*, session: Session, viewer: Viewer, config: Config, period: str) -> pd.DataFrame:
