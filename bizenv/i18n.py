@@ -158,6 +158,8 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "table.download_csv": {"zh": "下载 CSV", "en": "Download CSV"},
     "table.download_xlsx": {"zh": "下载 Excel", "en": "Download Excel"},
     "table.no_rows": {"zh": "没有符合条件的记录", "en": "No rows match"},
+    "table.export_refused": {"zh": "您的账号为只读，不能下载数据", "en": "Your account is read-only and cannot download data"},
+    "table.export_out_of_scope": {"zh": "无权下载该区域的明细", "en": "You may not download this area's details"},
     # alerts (models.alerts), as the CLI, the dashboard and the bulletin word them
     "alert.severity.high": {"zh": "严重", "en": "high"},
     "alert.severity.medium": {"zh": "一般", "en": "medium"},

@@ -5,6 +5,11 @@ that reads through `models/` with the viewer's scope. The grid shows the source'
 the download buttons call the same source again on the server with the same filters and the *current* viewer,
 so a download can never hold a row the viewer may not see, whatever the browser sends.
 
+Who may export (issue 6: "exports follow the same rules as views"): admins and analysts, everything they see; a
+county bureau, its own scope (the source refuses another county's rows); a leader reads only, so a leader's click
+gets a polite note and no file. Every download, refused ones too, is written to the audit log when the login is
+installed.
+
     register_table_source("approvals-overdue", overdue_cases_source)
     data_table(table_id="approvals-overdue", frame=frame, columns=[Column("case_id", "approvals.col.case")],
                lang=lang, filters={"region": "140702"})
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dash_ag_grid as dag
+import flask
 import pandas as pd
 from dash import MATCH, Dash, Input, Output, State, dcc, html, no_update
 from sqlalchemy.orm import Session
@@ -29,6 +35,8 @@ from models.config import Config
 from models.scope import Viewer
 
 TableSource = Callable[[Session, Viewer, Config, Mapping[str, Any]], pd.DataFrame]
+EXPORT_ROLES = frozenset({"admin", "analyst", "county"})  # leaders read only
+FORMATS = ("csv", "xlsx")
 _SOURCES: dict[str, TableSource] = {}
 _COLUMNS: dict[str, Sequence[Column]] = {}
 
@@ -92,7 +100,9 @@ def data_table(*, table_id: str, frame: pd.DataFrame, lang: str, filters: Mappin
         html.Button(t("table.download_xlsx", lang), id={"type": "table-download-button", "table": table_id,
                                                          "format": "xlsx"},
                     className="btn btn-sm btn-outline-secondary ms-2"),
-    ], className="d-flex justify-content-end mb-2 table-toolbar")
+        *[html.Span(id={"type": "table-download-note", "table": table_id, "format": fmt}, role="status",
+                    className="small text-muted ms-2 align-self-center table-download-note") for fmt in FORMATS],
+    ], className="d-flex justify-content-end flex-wrap mb-2 table-toolbar")
     grid = dag.AgGrid(
         id=f"{table_id}-grid", rowData=_records(frame[[c.field for c in columns]]),
         columnDefs=_column_defs(columns, lang), columnSize="responsiveSizeToFit",
@@ -122,28 +132,58 @@ def export_frame(*, table_id: str, viewer: Viewer, config: Config, session: Sess
     return frame
 
 
+def may_export(viewer: Viewer) -> bool:
+    """Whether a role may download tables at all; what it may download is the source's business (its scope)."""
+    return viewer.role in EXPORT_ROLES
+
+
+def _audit_export(*, table_id: str, fmt: str, rows: int, success: bool, reason: str | None = None) -> None:
+    """One audit entry per download (or refused download); nothing to write to when the login is not installed."""
+    if not flask.current_app.config.get("BIZENV_AUTH"):
+        return
+    from dashboard.auth import record
+
+    details: dict[str, Any] = {"table": table_id, "format": fmt, "rows": rows}
+    if reason:
+        details["reason"] = reason
+    record("export", success=success, details=details)
+
+
 def download(n_clicks: int | None, filters: Mapping[str, Any] | None, lang: str | None, button_id: dict) -> Any:
-    """Serve a table as CSV or XLSX; the rows come from the server-side source, never from the browser."""
+    """Serve a table as CSV or XLSX; the rows come from the server-side source, never from the browser.
+
+    Returns (file, note): a refused download gets no file and a note saying why.
+    """
     if not n_clicks:
-        return no_update
-    table_id, fmt = button_id["table"], button_id["format"]
-    if table_id not in _SOURCES:
-        return no_update
+        return no_update, no_update
+    table_id, fmt = button_id.get("table"), button_id.get("format")
+    if table_id not in _SOURCES or fmt not in FORMATS:
+        return no_update, no_update
     lang = current_lang(lang)
-    with current_warehouse().session() as session:
-        frame = export_frame(table_id=table_id, viewer=current_viewer(), config=current_config(), session=session,
-                             lang=lang, filters=filters or {})
+    viewer = current_viewer()
+    if not may_export(viewer):
+        _audit_export(table_id=table_id, fmt=fmt, rows=0, success=False, reason="role")
+        return no_update, t("table.export_refused", lang)
+    try:
+        with current_warehouse().session() as session:
+            frame = export_frame(table_id=table_id, viewer=viewer, config=current_config(), session=session,
+                                 lang=lang, filters=filters or {})
+    except PermissionError:  # models.details.DetailScopeError: another county's rows, asked for by a forged request
+        _audit_export(table_id=table_id, fmt=fmt, rows=0, success=False, reason="scope")
+        return no_update, t("table.export_out_of_scope", lang)
+    _audit_export(table_id=table_id, fmt=fmt, rows=len(frame), success=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
     if fmt == "csv":
-        return dcc.send_bytes(csv_bytes(frame), f"{table_id}-{stamp}.csv")
-    return dcc.send_bytes(xlsx_bytes({table_id: frame}), f"{table_id}-{stamp}.xlsx")
+        return dcc.send_bytes(csv_bytes(frame), f"{table_id}-{stamp}.csv"), ""
+    return dcc.send_bytes(xlsx_bytes({table_id: frame}), f"{table_id}-{stamp}.xlsx"), ""
 
 
 def register_callbacks(app: Dash) -> None:
     """One pattern-matching download handler for every table of every page."""
-    for fmt in ("csv", "xlsx"):
+    for fmt in FORMATS:
         app.callback(
             Output({"type": "table-download", "table": MATCH, "format": fmt}, "data"),
+            Output({"type": "table-download-note", "table": MATCH, "format": fmt}, "children"),
             Input({"type": "table-download-button", "table": MATCH, "format": fmt}, "n_clicks"),
             State({"type": "table-filters-store", "table": MATCH}, "data"),
             State("app-lang-store", "data"),
