@@ -17,7 +17,7 @@ import hmac
 import os
 import secrets
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import flask
@@ -111,7 +111,7 @@ def _login_page(*, lang: str, error: str | None, config: Config, username: str =
 <body class="bg-light"><main class="container" style="max-width: 420px; margin-top: 10vh">
 <h1 class="h4 mb-1">{escape(title)}</h1><p class="text-muted mb-4">{escape(t("auth.subtitle", lang))}</p>
 {error_html}
-<form method="post" action="/login?lang={lang}" autocomplete="on">
+<form method="post" action="{escape(_form_action(lang))}" autocomplete="on">
 <input type="hidden" name="csrf_token" value="{escape(token)}">
 <div class="mb-3"><label class="form-label" for="login-username-input">{escape(t("auth.username", lang))}</label>
 <input class="form-control" id="login-username-input" name="username" value="{escape(username)}" required
@@ -126,6 +126,13 @@ def _login_page(*, lang: str, error: str | None, config: Config, username: str =
     response = flask.make_response(body, status)
     response.set_cookie("bizenv_lang", lang, samesite="Lax", httponly=True)
     return response
+
+
+def _form_action(lang: str) -> str:
+    """Where the form posts: the language and, if the gate sent the reader here, the page to go back to."""
+    target = flask.request.args.get("next")
+    query = {"lang": lang, **({"next": _safe_next(target)} if target else {})}
+    return "/login?" + urlencode(query)
 
 
 def _safe_next(target: str | None) -> str:
@@ -190,12 +197,13 @@ def _gate():  # noqa: ANN202 - a Flask before_request hook
         return None
     if path.startswith(API_PREFIXES):
         return flask.Response("login required", status=401, mimetype="text/plain")
-    return flask.redirect(f"/login?next={quote(path)}")
+    # The whole address, query included, so a shared link (/county?region=…) opens as sent after the login.
+    return flask.redirect(f"/login?next={quote(flask.request.full_path.rstrip('?'), safe='/')}")
 
 
 def _headers(app: Dash):  # noqa: ANN202 - a Flask after_request hook
     def add(response: flask.Response) -> flask.Response:
-        hashes = " ".join(f"'{h}'" for h in app.csp_hashes())
+        hashes = " ".join(app.csp_hashes())  # Dash quotes them already ("'sha256-…'")
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; "
             f"script-src 'self' {hashes}; "
