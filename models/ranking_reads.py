@@ -141,15 +141,20 @@ def funnel_rows(*, session: Session, viewer: Viewer, config: Config, period: str
 def pillar_scores(*, session: Session, viewer: Viewer, config: Config, period: str,
                   region_code: str) -> dict[str, dict[str, float | None]]:
     """Pillar scores of the county, the best-ranked county and the city (the city's own values, same bounds)."""
-    ranking = county_ranking(session=session, viewer=viewer, config=config, period=period)
     out: dict[str, dict[str, float | None]] = {}
-    own = ranking[ranking["region_code"] == region_code]
-    best = ranking.dropna(subset=["rank"]).head(1)
-    for key, rows in (("county", own), ("best", best)):
-        if not rows.empty:
-            row = rows.iloc[0]
-            out[key] = {p: _opt(row[f"score_{p}"]) for p in PILLARS} | {"composite": _opt(row["composite"]),
-                                                                       "region_code": row["region_code"]}
+    if config.ranking is not None and config.index_kpis():
+        # Only the scores are needed: one small select, not the whole named and tie-grouped ranking frame.
+        r, d = MartCountyRanking, DimRegion
+        rows = session.execute(
+            select(r.region_code, r.rank, r.composite, *(getattr(r, f"score_{p}") for p in PILLARS))
+            .outerjoin(d, d.code == r.region_code).where(r.period == period)
+            .order_by(r.rank.is_(None), r.rank, d.sort_order.is_(None), d.sort_order)).all()
+        own = next((row for row in rows if row.region_code == region_code), None)
+        best = next((row for row in rows if row.rank is not None), None)
+        for key, row in (("county", own), ("best", best)):
+            if row is not None:
+                out[key] = {p: _opt(getattr(row, f"score_{p}")) for p in PILLARS} | {
+                    "composite": _opt(row.composite), "region_code": row.region_code}
     out["city"] = city_scores(session=session, viewer=viewer, config=config, period=period)
     return out
 
