@@ -147,46 +147,53 @@ def archive_source(session: Session, viewer: Viewer, config: Config, filters: Ma
     entries = list_archive(session=session, viewer=viewer, limit=ARCHIVE_LIMIT)
     entries.sort(key=lambda e: (e.generated_at, e.id), reverse=True)
     link = t("bulletin.page.download_link", lang)
+    # Months and times as 2026-10 / 2026-11-26 08:30 in both languages: short, and they sort as text.
     rows = [{
         "id": e.id,
-        "period_text": format_period(e.period, lang),
+        "period_text": e.period,
         "scope_text": edition_name(config, e.region_code, lang),
-        "format_text": e.format.upper(),
-        "lang_text": t(f"bulletin.page.lang.{e.lang}", lang) if e.lang in ("zh", "en") else e.lang,
+        "format_text": f"{e.format.upper()} · "
+                       f"{t(f'bulletin.page.lang.{e.lang}', lang) if e.lang in ('zh', 'en') else e.lang}",
         "version": e.version,
-        "generated_text": format_datetime(e.generated_at, lang),
-        "data_as_of_text": format_datetime(e.data_as_of, lang),
+        "generated_text": _stamp(e.generated_at),
+        "data_as_of_text": _stamp(e.data_as_of),
         "size_kb": round(e.size_bytes / 1024, 1),
-        "checksum_short": e.checksum[:12],
-        "trigger_text": t(f"bulletin.page.trigger.{e.trigger}", lang)
-        if e.trigger in ("manual", "scheduler", "dashboard") else e.trigger,
+        "checksum_short": e.checksum[:8],
         # Markdown built from the integer id and a catalogue word only: no user text reaches the renderer.
         "download": f"[{link}]({download_href(e.id)})",
     } for e in entries]
     return pd.DataFrame(rows, columns=[c.field for c in ARCHIVE_COLUMNS] + ["id"])
 
 
+def _stamp(when: Any) -> str | None:
+    return None if when is None else f"{when:%Y-%m-%d %H:%M}"
+
+
+# Widths are also minimum widths (see _finish_grid): a narrow screen scrolls the grid instead of clipping cells.
 ARCHIVE_COLUMNS = (
-    Column("period_text", "bulletin.page.col.period", width=110),
-    Column("scope_text", "bulletin.page.col.scope", width=150),
-    Column("format_text", "bulletin.page.col.format", width=90),
-    Column("lang_text", "bulletin.page.col.lang", width=90),
-    Column("version", "bulletin.page.col.version", "int", 90),
-    Column("generated_text", "bulletin.page.col.generated", width=170),
-    Column("data_as_of_text", "bulletin.page.col.data_as_of", width=170),
-    Column("size_kb", "bulletin.page.col.size", "float1", 110),
-    Column("checksum_short", "bulletin.page.col.checksum", width=130),
-    Column("trigger_text", "bulletin.page.col.trigger", width=100),
-    Column("download", "bulletin.page.col.download", width=100),
+    Column("period_text", "bulletin.page.col.period", width=95),
+    Column("scope_text", "bulletin.page.col.scope", width=125),
+    Column("format_text", "bulletin.page.col.format", width=115),
+    Column("version", "bulletin.page.col.version", "int", 75),
+    Column("generated_text", "bulletin.page.col.generated", width=165),
+    Column("data_as_of_text", "bulletin.page.col.data_as_of", width=165),
+    Column("size_kb", "bulletin.page.col.size", "float1", 105),
+    Column("checksum_short", "bulletin.page.col.checksum", width=105),
+    Column("download", "bulletin.page.col.download", width=85),
 )
+# English edition and format names are longer ("Taigu District edition", "PDF · Chinese").
+EN_WIDTHS = {"scope_text": 195, "format_text": 135, "period_text": 100}
 register_table_source(ARCHIVE, archive_source, ARCHIVE_COLUMNS)
 
 
-def _with_download_links(node: Any) -> Any:
-    """Render the download column as a link (AG Grid's markdown renderer); the rest stays plain text."""
+def _finish_grid(node: Any, lang: str) -> Any:
+    """Render the download column as a link (AG Grid's markdown renderer; the rest stays plain text), and keep
+    every column at least its width."""
     if isinstance(node, dag.AgGrid):
         defs = []
         for d in node.columnDefs or []:
+            width = (EN_WIDTHS.get(d.get("field")) if lang == "en" else None) or d.get("width")
+            d = {**d, "width": width, "minWidth": width} if width else d
             if d.get("field") == "download":
                 d = {**d, "cellRenderer": "markdown", "sortable": False, "linkTarget": "_self"}
             defs.append(d)
@@ -194,7 +201,7 @@ def _with_download_links(node: Any) -> Any:
         return node
     children = getattr(node, "children", None)
     for child in children if isinstance(children, list) else [children] if children is not None else []:
-        _with_download_links(child)
+        _finish_grid(child, lang)
     return node
 
 
@@ -205,8 +212,9 @@ def render_archive(_version: Any, lang: str | None) -> tuple:
     frame = warehouse_read(lambda s: archive_source(s, viewer, config, {"lang": lang}), default=pd.DataFrame())
     if frame.empty:
         return t("bulletin.page.archive_empty", lang), None
-    table = data_table(table_id=ARCHIVE, frame=frame, lang=lang, filters={"lang": lang}, page_size=20, height=520)
-    return t("bulletin.page.archive_count", lang, n=len(frame)), _with_download_links(table)
+    height = min(560, 150 + 42 * len(frame))  # a short archive gets a short grid
+    table = data_table(table_id=ARCHIVE, frame=frame, lang=lang, filters={"lang": lang}, page_size=20, height=height)
+    return t("bulletin.page.archive_count", lang, n=len(frame)), _finish_grid(table, lang)
 
 
 # ---- layout -------------------------------------------------------------------------------------------------------
@@ -250,11 +258,11 @@ def layout(lang: str | None = None, month: str | None = None, scope: str | None 
                     _field("bulletin-format-label",
                            dbc.RadioItems(id="bulletin-format-radio", value=fmt, inline=True,
                                           options=_format_options(lang)),
-                           "bulletin-format-radio", xs=12, sm=6, lg=3),
+                           "bulletin-format-radio", xs=12, sm=6, lg=4),
                     _field("bulletin-lang-label",
                            dbc.RadioItems(id="bulletin-lang-radio", value=config.bulletin.language, inline=True,
                                           options=_lang_options(lang)),
-                           "bulletin-lang-radio", xs=12, sm=6, lg=3),
+                           "bulletin-lang-radio", xs=12, sm=6, lg=2),
                 ], className="g-2 mb-2"),
                 dbc.Row([
                     dbc.Col(dbc.Button(id="bulletin-generate-button", color="primary", n_clicks=0, className="w-100",
