@@ -400,7 +400,7 @@ def control(_clicks: int | None, _ticks: int | None, lang: str | None, month: st
     """Start a build on a click; otherwise follow the job: (job id, interval off?, progress, archive version,
     button disabled?)."""
     lang = current_lang(lang)
-    allowed = may_generate(current_viewer())
+    allowed = may_generate(current_viewer()) and bool(months_newest_first())
     if _triggered_by() == "bulletin-generate-button":
         job, view = start_generation(month, scope, fmt, bulletin_lang, lang)
         if job is None:
