@@ -5,7 +5,8 @@
 For each page of the registry the page's own `layout()` is built first (timed as the row "layout"), which gives
 the default filter values; then every callback the page's components feed (found in `/_dash-dependencies`) is
 POSTed to `/_dash-update-component` with those values, `--runs` times, and the wall time around each request is
-kept. Reported: median and p95 per callback, once with the read cache off (`BIZENV_CACHE=off`, every request
+kept, with the CPU time of the serving thread beside it (steadier than wall time on a shared machine: it leaves
+out the time spent waiting for a core). Reported: median and p95 per callback, once with the read cache off (`BIZENV_CACHE=off`, every request
 reads the warehouse) and once warm (the first request fills the cache and is not counted).
 
 Deterministic and bounded: pages in registry order, callbacks in registration order, a fixed number of runs (at
@@ -44,6 +45,7 @@ class Timing:
     name: str
     cache: str
     samples: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this thread's CPU ms: what the request cost without queueing
     status: int = 200
     note: str = ""
 
@@ -173,20 +175,19 @@ def build_app(config_path: str | None, database_url: str, cache: str):  # noqa: 
     return app, config
 
 
-def _post(client: Any, body: dict[str, Any], *, runs: int, warm: bool) -> tuple[list[float], int, str]:
-    """POST one callback `runs` times (plus one untimed first request when warm): wall ms, last status, note."""
-    samples: list[float] = []
-    status = 200
+def _post(client: Any, body: dict[str, Any], timing: Timing, *, runs: int, warm: bool) -> None:
+    """POST one callback `runs` times (plus one untimed first request when warm) into `timing`."""
     for i in range(runs + (1 if warm else 0)):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         response = client.post("/_dash-update-component", json=body)
-        elapsed = (time.perf_counter() - start) * 1000.0
-        status = response.status_code
-        if status not in (200, 204):
-            return samples, status, f"HTTP {status}"
+        elapsed, spent = (time.perf_counter() - start) * 1000.0, (time.thread_time() - cpu) * 1000.0
+        timing.status = response.status_code
+        if timing.status not in (200, 204):
+            timing.note = f"HTTP {timing.status}"
+            return
         if not (warm and i == 0):
-            samples.append(elapsed)
-    return samples, status, ""
+            timing.samples.append(elapsed)
+            timing.cpu.append(spent)
 
 
 def bench_app(app: Any, *, cache: str, runs: int, lang: str, pages: Sequence[str] | None) -> list[Timing]:
@@ -212,11 +213,12 @@ def bench_app(app: Any, *, cache: str, runs: int, lang: str, pages: Sequence[str
         tree = None
         for i in range(runs + (1 if warm else 0)):
             with app.server.test_request_context(path):
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.thread_time()
                 tree = layout(lang=lang) if callable(layout) else layout
-                elapsed = (time.perf_counter() - start) * 1000.0
+                elapsed, spent = (time.perf_counter() - start) * 1000.0, (time.thread_time() - cpu) * 1000.0
             if not (warm and i == 0):
                 timing.samples.append(elapsed)
+                timing.cpu.append(spent)
         out.append(timing)
         components = {**shell, **component_props(plain(tree))}
         own = set(components) - shell_ids
@@ -232,8 +234,7 @@ def bench_app(app: Any, *, cache: str, runs: int, lang: str, pages: Sequence[str
                 out.append(timing)
                 continue
             gc.collect()
-            timing.samples, timing.status, timing.note = _post(
-                client, payload(dep, components, path=path, lang=lang), runs=runs, warm=warm)
+            _post(client, payload(dep, components, path=path, lang=lang), timing, runs=runs, warm=warm)
             out.append(timing)
     if not pages or SHELL in pages:
         for index, dep in page_deps.items():
@@ -244,8 +245,7 @@ def bench_app(app: Any, *, cache: str, runs: int, lang: str, pages: Sequence[str
             if reason:
                 timing.note = reason
             else:
-                timing.samples, timing.status, timing.note = _post(client, payload(dep, shell, path="/", lang=lang),
-                                                                   runs=runs, warm=warm)
+                _post(client, payload(dep, shell, path="/", lang=lang), timing, runs=runs, warm=warm)
             out.append(timing)
     return out
 
@@ -263,13 +263,17 @@ def table(rows: Sequence[Timing], *, markdown: bool = False) -> str:
             return t.note or "—"
         return f"{t.median:.0f} / {t.p95:.0f}"
 
-    head = ["page", "callback", "cold med / p95 ms", "warm med / p95 ms", ""]
+    def cpu(t: Timing | None) -> str:
+        return f"{statistics.median(t.cpu):.0f}" if t is not None and t.cpu else ""
+
+    head = ["page", "callback", "cold med / p95 ms", "warm med / p95 ms", "cpu cold / warm", ""]
     lines = []
     for (page, name), by_cache in keyed.items():
         cold, warm = by_cache.get("cold"), by_cache.get("warm")
         worst = max((t.p95 for t in (cold, warm) if t is not None and t.samples), default=0.0)
         flag = "over" if worst > TARGET_P95_MS and (cold is not None and cold.samples and name != "layout") else ""
-        lines.append([page, name, cell(cold), cell(warm), flag])
+        lines.append([page, name, cell(cold), cell(warm), f"{cpu(cold)} / {cpu(warm)}" if cold or warm else "",
+                      flag])
     if markdown:
         out = ["| " + " | ".join(head[:-1]) + " |", "|" + "---|" * (len(head) - 1)]
         out += ["| " + " | ".join(f"`{c}`" if i == 1 else c for i, c in enumerate(line[:-1])) + " |"
@@ -317,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{len(timed)} callback timings, {runs} runs each; p95 over {TARGET_P95_MS:.0f} ms: {len(over)}")
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as fh:
-            json.dump([{"page": r.page, "callback": r.name, "cache": r.cache, "ms": r.samples, "status": r.status,
+            json.dump([{"page": r.page, "callback": r.name, "cache": r.cache, "ms": r.samples, "cpu_ms": r.cpu,
+                        "status": r.status,
                         "note": r.note} for r in rows], fh, ensure_ascii=False, indent=1)
     failed = [r for r in rows if r.note.startswith("HTTP")]
     return 1 if failed else 0
