@@ -53,4 +53,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dataops.run_status.failed": {"zh": "失败", "en": "failed"},
     "dataops.run_status.running": {"zh": "运行中", "en": "running"},
     "dataops.run_status.abandoned": {"zh": "已中断", "en": "abandoned"},
+    # "run now" (analysts and admins): one background run at a time per server process
+    "dataops.run_title": {"zh": "立即运行", "en": "Run now"},
+    "dataops.run_job_label": {"zh": "采集任务", "en": "Job"},
+    "dataops.run_button": {"zh": "立即运行", "en": "Run now"},
+    "dataops.run_hint": {"zh": "在后台运行所选任务，同一时间只运行一个；结果记入任务记录和审计日志。",
+                         "en": "Runs the chosen job in the background, one at a time; the run is logged in the ETL "
+                               "runs and the audit log."},
+    "dataops.run_refused": {"zh": "您的账号只能查看：只有分析人员和管理员可以运行采集任务。",
+                            "en": "Your account is read-only: only analysts and admins run data jobs."},
+    "dataops.run_unknown_job": {"zh": "请选择一个已配置的采集任务。", "en": "Choose one of the configured jobs."},
+    "dataops.run_running": {"zh": "{job} 运行中（{user} 于 {when} 开始）…",
+                            "en": "{job} is running (started by {user}, {when})…"},
+    "dataops.run_busy": {"zh": "已有任务在运行（{job}），请等它结束后再试。",
+                         "en": "Another run is going ({job}); try again when it has finished."},
+    "dataops.run_done.success": {"zh": "{job} 已完成：读取 {read} 行，写入 {loaded} 行，隔离 {rejected} 行。",
+                                 "en": "{job} finished: {read} rows read, {loaded} loaded, {rejected} rejected."},
+    "dataops.run_done.failed": {"zh": "{job} 运行失败：{error}", "en": "{job} failed: {error}"},
+    "dataops.run_done.busy": {"zh": "{job} 未运行：另一个进程（如调度器）正在运行该任务。",
+                              "en": "{job} did not run: another process (such as the scheduler) is running it."},
 }

@@ -2,6 +2,11 @@
 
 The quarantine browser pages on the server (50 rows a page) with the reason in the reader's language; dataset,
 reason and page live in the URL so a link to "the unknown-region rows of the approvals" can be sent around.
+
+"Run now" (analysts and admins): a job runs in a background thread (dashboard.etl_runner, one at a time per
+process) and the page polls it with an interval that is switched off while nothing runs. The role is checked on
+the server from the session on every click; a leader's or county's click (even a forged one) runs nothing, gets a
+note and is audited as refused. The runs table reads again when a run ends.
 """
 
 from __future__ import annotations
@@ -15,13 +20,22 @@ from zoneinfo import ZoneInfo
 
 import dash
 import dash_bootstrap_components as dbc
+import flask
 import pandas as pd
-from dash import Dash, Input, Output, ctx, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import MissingCallbackContextException
 from sqlalchemy.orm import Session
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_datetime, t
-from dashboard.context import cached_read, current_config, current_lang, current_viewer, warehouse_read
+from dashboard.context import (
+    cached_read,
+    current_config,
+    current_lang,
+    current_viewer,
+    current_warehouse,
+    warehouse_read,
+)
+from dashboard.etl_runner import RunState, may_run, runner_for
 from dashboard.tables import Column, data_table, register_table_source
 from dashboard.urlstate import register_url_sync, restore, url_location
 from models.config import Config
@@ -35,6 +49,7 @@ RUNS, QUARANTINE = "dataops-runs", "dataops-quarantine"
 STATE_LOOK = {"fresh": ("status-met", "✓"), "stale": ("status-near", "◷"), "failed": ("status-missed", "✗"),
               "never": ("status-none", "–")}
 ALL = "__all__"
+POLL_MS = 1500
 
 dash.register_page(__name__, path="/dataops", order=6, name=t("nav.dataops", DEFAULT_LANG),
                    title=t("dataops.title", DEFAULT_LANG), nav_key="nav.dataops")
@@ -95,6 +110,7 @@ def _compact_raw(raw: str) -> str:
 
 register_table_source(RUNS, runs_source, [
     Column("id", "dataops.col.id", "int", 80), Column("job", "dataops.col.job", width=130),
+    Column("trigger", "dataops.col.trigger", width=100),
     Column("started_at", "dataops.col.started", "datetime", 150),
     Column("seconds", "dataops.col.seconds", "float1", 100), Column("status_text", "dataops.col.status", width=100),
     Column("rows_read", "dataops.col.read", "int", 100), Column("rows_inserted", "dataops.col.inserted", "int", 100),
@@ -133,6 +149,7 @@ def layout(lang: str | None = None, dataset: str | None = None, reason: str | No
             dbc.Col(_card("freshness", "dataops-freshness-container"), xs=12, lg=7),
             dbc.Col(_card("schedule", "dataops-schedule-container"), xs=12, lg=5),
         ], className="g-3 mb-3"),
+        _run_card(lang),
         dbc.Card([dbc.CardHeader(html.H2(id="dataops-runs-title-text", className="h6 mb-0")),
                   dbc.CardBody(id="dataops-runs-container", className="p-2 p-md-3")], className="mb-3"),
         dbc.Card([
@@ -160,6 +177,32 @@ def layout(lang: str | None = None, dataset: str | None = None, reason: str | No
     ], className="dataops-page")
 
 
+def _run_card(lang: str) -> dbc.Card:
+    """Job dropdown, "run now" button and the run's status; disabled for roles that may not run jobs."""
+    config = current_config()
+    allowed = may_run(current_viewer())
+    jobs = list(config.jobs)
+    state = runner_for(flask.current_app).state()
+    return dbc.Card([
+        dbc.CardHeader(html.H2(t("dataops.run_title", lang), id="dataops-run-title-text", className="h6 mb-0")),
+        dbc.CardBody([
+            dbc.Row([
+                dbc.Col([html.Label(t("dataops.run_job_label", lang), id="dataops-run-job-label",
+                                    htmlFor="dataops-run-job-dropdown", className="form-label small mb-1"),
+                         dcc.Dropdown(id="dataops-run-job-dropdown", value=jobs[0] if jobs else None,
+                                      clearable=False, searchable=False, disabled=not allowed,
+                                      options=[{"label": j, "value": j} for j in jobs])], xs=12, sm=6, lg=4),
+                dbc.Col(dbc.Button(t("dataops.run_button", lang), id="dataops-run-button", color="primary",
+                                   size="sm", n_clicks=0, disabled=not allowed or state.running),
+                        xs="auto", className="align-self-end"),
+            ], className="g-2 mb-2"),
+            html.P(id="dataops-run-status-text", role="status", className="small mb-0"),
+            dcc.Interval(id="dataops-run-interval", interval=POLL_MS, n_intervals=0, disabled=not state.running),
+            dcc.Store(id="dataops-run-done-store", data=state.generation),
+        ], className="p-2 p-md-3"),
+    ], className="mb-3")
+
+
 def _dataset_options(datasets: list[str], lang: str) -> list[dict]:
     return [{"label": t("dataops.all", lang), "value": ALL}] + [
         {"label": _dataset_text(d, lang), "value": d} for d in datasets]
@@ -184,8 +227,12 @@ def _duration(hours: float, lang: str) -> str:
     return t("dataops.days", lang, n=round(hours / 24))
 
 
-def render_status(lang: str | None) -> tuple:
-    """The page's texts, the freshness of each source, the schedule and the runs table."""
+def render_status(lang: str | None, run_generation: int | None = None) -> tuple:
+    """The page's texts, the freshness of each source, the schedule and the runs table.
+
+    `run_generation` changes when a UI run ends: a failed run does not change the data version, so the runs
+    table's cache key carries it too.
+    """
     lang = current_lang(lang)
     config = current_config()
     now = _now(config).replace(second=0, microsecond=0)
@@ -208,7 +255,7 @@ def render_status(lang: str | None) -> tuple:
                                      cron=s.schedule), className="small")])
                 for s in job_schedule(config=config, now=now)]
     runs = warehouse_read(lambda s: runs_source(s, current_viewer(), config, {"lang": lang}),
-                          default=pd.DataFrame(), cache_key=("dataops.runs", lang))
+                          default=pd.DataFrame(), cache_key=("dataops.runs", lang, run_generation))
     return (
         t("dataops.title", lang), t("dataops.subtitle", lang), t("dataops.freshness_title", lang),
         html.Ul(items, className="ops-list"), t("dataops.schedule_title", lang),
@@ -247,6 +294,68 @@ def render_quarantine(dataset: str | None, reason: str | None, page: int | None,
     return (*options, count, pages, page, table)
 
 
+def _run_text(state: RunState, lang: str) -> str:
+    """What the status line says about the latest run."""
+    if state.running:
+        return t("dataops.run_running", lang, job=state.job, user=state.username or "—",
+                 when=format_datetime(state.started_at, lang))
+    if state.status == "idle":
+        return t("dataops.run_hint", lang)
+    return t(f"dataops.run_done.{state.status if state.status in ('success', 'busy') else 'failed'}", lang,
+             job=state.job, read=f"{state.rows_read:,}", loaded=f"{state.rows_loaded:,}",
+             rejected=f"{state.rows_rejected:,}", error=state.error or "—")
+
+
+def _audited() -> bool:
+    return bool(flask.current_app.config.get("BIZENV_AUTH"))
+
+
+def _record(success: bool, details: dict[str, Any]) -> None:
+    """An `etl_run` audit entry of the current user; nothing to write to when the login is not installed."""
+    if _audited():
+        from dashboard.auth import record
+
+        record("etl_run", success=success, details=details)
+
+
+def _requester() -> tuple[str | None, str | None]:
+    """Who clicked, from the server-side session, and from where: the background run audits its end with these."""
+    if not _audited():
+        return None, None
+    from dashboard.auth import current_username
+
+    return current_username(), flask.request.remote_addr
+
+
+def run_control(n_clicks: int | None, n_intervals: int | None, lang: str | None, job: str | None,
+                seen_generation: int | None) -> tuple:
+    """Start a run on a click (analysts and admins only, checked here), and report it while the interval polls.
+
+    Returns (title, job label, button text, status text, interval disabled, button disabled, runs generation).
+    """
+    del n_intervals
+    lang = current_lang(lang)
+    texts = (t("dataops.run_title", lang), t("dataops.run_job_label", lang), t("dataops.run_button", lang))
+    runner = runner_for(flask.current_app)
+    clicked = _triggered_by() == "dataops-run-button" and bool(n_clicks)
+    if not may_run(current_viewer()):  # the session's role, whatever the browser sends
+        if clicked:
+            _record(False, {"job": job, "trigger": "ui", "reason": "role"})
+        return *texts, t("dataops.run_refused", lang), True, True, no_update
+    config = current_config()
+    if clicked:
+        if job not in config.jobs:
+            return *texts, t("dataops.run_unknown_job", lang), True, False, no_update
+        username, ip = _requester()
+        if not runner.start(warehouse=current_warehouse(), config=config, job=job, username=username, ip=ip,
+                            audited=_audited()):
+            return *texts, t("dataops.run_busy", lang, job=runner.state().job), False, True, no_update
+        _record(True, {"job": job, "trigger": "ui", "stage": "started", "status": "running"})
+    state = runner.state()
+    generation = state.generation if state.generation != seen_generation else no_update
+    return *texts, _run_text(state, lang), not state.running, state.running, generation
+
+
 def _triggered_by() -> str | None:
     """The id of the input that fired the callback (None when called directly, as tests do)."""
     try:
@@ -269,8 +378,16 @@ def register_callbacks(app: Dash) -> None:
         Output("dataops-quarantine-title-text", "children"), Output("dataops-dataset-label", "children"),
         Output("dataops-reason-label", "children"), Output("dataops-dataset-dropdown", "labels"),
         Output("dataops-reason-dropdown", "labels"),
-        Input(LANG, "data"),
+        Input(LANG, "data"), Input("dataops-run-done-store", "data"),
     )(render_status)
+    app.callback(
+        Output("dataops-run-title-text", "children"), Output("dataops-run-job-label", "children"),
+        Output("dataops-run-button", "children"), Output("dataops-run-status-text", "children"),
+        Output("dataops-run-interval", "disabled"), Output("dataops-run-button", "disabled"),
+        Output("dataops-run-done-store", "data"),
+        Input("dataops-run-button", "n_clicks"), Input("dataops-run-interval", "n_intervals"), Input(LANG, "data"),
+        State("dataops-run-job-dropdown", "value"), State("dataops-run-done-store", "data"),
+    )(run_control)
     app.callback(
         Output("dataops-dataset-dropdown", "options"), Output("dataops-reason-dropdown", "options"),
         Output("dataops-quarantine-count-text", "children"), Output("dataops-quarantine-pagination", "max_value"),
