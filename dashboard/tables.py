@@ -154,7 +154,7 @@ def download(n_clicks: int | None, filters: Mapping[str, Any] | None, lang: str 
 
     Returns (file, note): a refused download gets no file and a note saying why.
     """
-    if not n_clicks:
+    if not n_clicks or not isinstance(button_id, dict):
         return no_update, no_update
     table_id, fmt = button_id.get("table"), button_id.get("format")
     if table_id not in _SOURCES or fmt not in FORMATS:
