@@ -256,7 +256,7 @@ def test_shell_texts_follow_the_language(dashboard_app):
         stale = render_shell("fr")  # an old localStorage value falls back to the configured default
     # [title, one text per nav link, zh outline, en outline, switch title, logout]
     nav = [p for p in dash.page_registry.values() if p.get("nav_key")]
-    assert len(nav) == 7 and len(zh) == len(en) == 1 + len(nav) + 4
+    assert len(nav) >= 7 and len(zh) == len(en) == 1 + len(nav) + 4  # pages may be added
     assert zh[:2] == ["晋中市营商环境监测平台", "全市总览"] and zh[1:-4] == [t(p["nav_key"], "zh") for p in nav]
     assert en[:2] == ["Jinzhong Business Environment Monitor", "City overview"]
     assert zh[-4:-2] == [False, True] and en[-4:-2] == [True, False]
