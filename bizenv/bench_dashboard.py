@@ -6,8 +6,9 @@ For each page of the registry the page's own `layout()` is built first (timed as
 the default filter values; then every callback the page's components feed (found in `/_dash-dependencies`) is
 POSTed to `/_dash-update-component` with those values, `--runs` times, and the wall time around each request is
 kept, with the CPU time of the serving thread beside it (steadier than wall time on a shared machine: it leaves
-out the time spent waiting for a core). Reported: median and p95 per callback, once with the read cache off (`BIZENV_CACHE=off`, every request
-reads the warehouse) and once warm (the first request fills the cache and is not counted).
+out the time spent waiting for a core). Reported: median and p95 per callback, once with the read cache off
+(`BIZENV_CACHE=off`, every request reads the warehouse) and once warm (the first request fills the cache and is
+not counted).
 
 Deterministic and bounded: pages in registry order, callbacks in registration order, a fixed number of runs (at
 most 100), no randomness, garbage collected before each callback's runs. Callbacks fired only by a click
