@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -94,19 +95,34 @@ Histograms = dict[_Histogram, dict[Pair, Counter]]
 
 
 def _measure_sums(conn: Connection, measures: Iterable[Measure], periods: list[str], params: Mapping[str, object],
-                  histograms: Mapping[GroupKey, _Histogram] | None = None) -> tuple[MeasureSums, Histograms]:
-    """Every measure's value per (region, month), and the histograms medians need: one query per table slice."""
+                  histograms: Mapping[GroupKey, _Histogram] | None = None,
+                  parallel: bool = False) -> tuple[MeasureSums, Histograms]:
+    """Every measure's value per (region, month), and the histograms medians need: one query per table slice.
+
+    With `parallel`, the slices are read on two extra connections at once (a rebuild: the facts are committed
+    and only read, and the database releases the GIL while it scans), so two cores scan two tables together.
+    """
     histograms = histograms or {}
     groups: dict[GroupKey, list[Measure]] = {key: [] for key in histograms}
     for m in dict.fromkeys(measures):
         groups.setdefault((m.table, m.period_column, m.open_at_month_end, m.derived, m.slice_where), []).append(m)
+    for key, group in groups.items():
+        if histograms.get(key) is not None and any("DISTINCT" in m.expression.upper() for m in group):
+            raise ValueError(f"{key[0]}: a DISTINCT measure cannot share its slice with a histogram")
+    sqls = {key: _group_sql(key, group, histograms.get(key)) for key, group in groups.items()}
+    if parallel:
+        def read(key: GroupKey) -> list[Row]:
+            with conn.engine.connect() as reader:
+                return _run_group(reader, sqls[key], periods, params)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = dict(zip(sqls, pool.map(read, sqls), strict=True))
+    else:
+        results = {key: _run_group(conn, sql, periods, params) for key, sql in sqls.items()}
     sums: MeasureSums = {}
     hists: Histograms = {}
     for key, group in groups.items():
         histogram = histograms.get(key)
-        if histogram is not None and any("DISTINCT" in m.expression.upper() for m in group):
-            raise ValueError(f"{key[0]}: a DISTINCT measure cannot share its slice with a histogram")
-        rows = _run_group(conn, _group_sql(key, group, histogram), periods, params)
+        rows = results[key]
         for i, m in enumerate(group):
             per_pair = sums.setdefault(m, {})
             for r in rows:
@@ -220,7 +236,7 @@ def refresh_kpi_marts(
 
 
 def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, set[Pair]], today: dt.date | None,
-             rank: bool) -> int:
+             rank: bool, parallel: bool = False) -> int:
     """Each KPI gets rows for the pairs touched in any table it reads; every measure is summed once."""
     kpis = _kpis_reading(config, [t for t, p in pairs_by_table.items() if p])
     all_pairs = set().union(*pairs_by_table.values()) if pairs_by_table else set()
@@ -232,7 +248,7 @@ def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, s
     histograms = {_histogram_key(c): _Histogram(c.median_column, c.median_where)
                   for c in comps.values() if c.family == "median"}
     sums, hists = _measure_sums(conn, (m for c in comps.values() if c.family != "median" for m in c.measures),
-                                periods, params, histograms)
+                                periods, params, histograms, parallel=parallel)
     _city_sums(sums, config.city.code, periods)
     for counts in hists.values():
         _pool_histograms(counts, config.city.code, periods)
@@ -286,7 +302,7 @@ def rebuild_kpi_marts(*, conn: Connection, config: Config, today: dt.date | None
     for table, period_column in FACT_MONTHS.items():
         sql = f"SELECT DISTINCT region_code, {period_column} FROM {table} WHERE {period_column} IS NOT NULL"
         pairs_by_table[table] = {(r[0], r[1]) for r in conn.execute(text(sql)) if r[0] != config.city.code}
-    n = _refresh(conn=conn, config=config, pairs_by_table=pairs_by_table, today=today, rank=False)
+    n = _refresh(conn=conn, config=config, pairs_by_table=pairs_by_table, today=today, rank=False, parallel=True)
     rebuild_county_ranking(conn=conn, config=config)
     return n
 
@@ -301,7 +317,7 @@ def refresh_derived_values(*, conn: Connection, config: Config, kpi_codes: Seque
     start = f"{int(since[:4]) - 1}-01"
     stmt = (select(m.region_code, m.period, m.kpi_code, m.value, m.numerator, m.denominator)
             .where(m.kpi_code.in_(list(kpi_codes)), m.region_code.in_(list(region_codes)), m.period >= start))
-    frame = pd.DataFrame(conn.execute(stmt).all(),
+    frame = pd.DataFrame([tuple(r) for r in conn.execute(stmt)],
                          columns=["region_code", "period", "kpi_code", "value", "numerator", "denominator"])
     if frame.empty:
         return 0

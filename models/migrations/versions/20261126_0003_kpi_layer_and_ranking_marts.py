@@ -63,7 +63,7 @@ def upgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_fact_approval_case_item_code'))
         batch_op.create_index('ix_fact_approval_case_overdue', ['due_period'], unique=False,
                               sqlite_where=sa.text(OVERDUE), postgresql_where=sa.text(OVERDUE))
-        batch_op.create_index('ix_fact_approval_case_bundle', ['bundle_id', 'completed_period'], unique=False,
+        batch_op.create_index('ix_fact_approval_case_bundle', ['completed_period', 'bundle_id'], unique=False,
                               sqlite_where=sa.text('bundle_id IS NOT NULL'),
                               postgresql_where=sa.text('bundle_id IS NOT NULL'))
 
