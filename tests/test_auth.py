@@ -328,7 +328,8 @@ def test_a_county_user_still_sees_every_county_kpi_and_the_ranking(site) -> None
     # The overview's county comparison: one bar per county with its value.
     dep = find_callback(client, "overview-county-graph.figure")
     response = forge(client, dep, {("overview-month-dropdown", "value"): MONTH,
-                                   ("overview-kpi-dropdown", "value"): "on_time_rate", ("app-lang-store", "data"): "en"})
+                                   ("overview-kpi-dropdown", "value"): "on_time_rate",
+                                   ("app-lang-store", "data"): "en"})
     figure = response.get_json()["response"]["overview-county-graph"]["figure"]
     bars = [(y, x) for trace in figure["data"] for y, x in zip(trace["y"], trace["x"], strict=True)]
     assert len(bars) == 11 and all(x is not None for _y, x in bars)
@@ -371,8 +372,8 @@ def test_an_xlsx_export_holds_a_formula_ticket_as_text(site) -> None:
 
 def audit_rows(wh: Warehouse, username: str) -> list[dict]:
     with wh.session() as s:
-        rows = s.execute(text("SELECT action, success, details FROM audit_log WHERE username = :u AND action = 'export' "
-                              "ORDER BY id"), {"u": username}).mappings().all()
+        rows = s.execute(text("SELECT action, success, details FROM audit_log WHERE username = :u "
+                              "AND action = 'export' ORDER BY id"), {"u": username}).mappings().all()
     return [{"success": bool(r["success"]), **json.loads(r["details"])} for r in rows]
 
 

@@ -16,8 +16,7 @@ import pytest
 from docx import Document
 from PIL import Image
 
-from bizenv.bulletin import (BulletinAccessDenied, build_bulletin, generate_bulletins, list_archive,
-                             open_archived)
+from bizenv.bulletin import BulletinAccessDenied, build_bulletin, generate_bulletins, list_archive, open_archived
 from bizenv.bulletin.charts import ChartExporter, find_chrome
 from bizenv.bulletin.command import run_report
 from bizenv.bulletin.errors import FontMissing

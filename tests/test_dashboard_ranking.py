@@ -369,16 +369,21 @@ def test_ranking_and_profile_in_chromium(browser, live_url, site, device):  # no
     fresh = context.new_page()
     fresh.goto(shared)
     fresh.wait_for_selector("#county-summary-row .kpi-card")
-    fresh.wait_for_function("() => (document.querySelector('#county-heading-text') || {innerText: ''}).innerText.includes('平遥')")
-    fresh.wait_for_function("() => (document.querySelector('#county-trend-heading-text') || {innerText: ''}).innerText.includes('超期率')")
+    fresh.wait_for_function(_text_has("#county-heading-text", "平遥"))
+    fresh.wait_for_function(_text_has("#county-trend-heading-text", "超期率"))
     assert "2026年9月" in fresh.inner_text("#county-compare-heading-text")
     fresh.wait_for_selector("#county-slowest-grid .ag-row")
     _fits(fresh, width)
     _shot(fresh, f"county-{device}-zh.png")
     fresh.goto(f"{live_url}/ranking?month=2026-08&kpi=overdue_rate")
-    fresh.wait_for_function("() => (document.querySelector('#ranking-funnel-heading-text') || {innerText: ''}).innerText.includes('超期率')")
+    fresh.wait_for_function(_text_has("#ranking-funnel-heading-text", "超期率"))
     assert "2026年8月" in fresh.inner_text("#ranking-table-heading-text")
     fresh.close()
 
     _no_dash_errors(page, errors)
     context.close()
+
+
+def _text_has(selector: str, text: str) -> str:
+    """A page function: true once the element exists and its visible text holds `text`."""
+    return f"() => (document.querySelector('{selector}') || {{innerText: ''}}).innerText.includes('{text}')"

@@ -14,8 +14,6 @@ import dash
 import pandas as pd
 import pytest
 
-from dashboard.app import create_app
-from dashboard.figures import BETTER, WORSE, county_comparison_figure
 from bizenv.i18n import (
     LANGS,
     MESSAGES,
@@ -27,6 +25,8 @@ from bizenv.i18n import (
     t,
     value_parts,
 )
+from dashboard.app import create_app
+from dashboard.figures import BETTER, WORSE, county_comparison_figure
 from tests.conftest_dashboard import (
     AS_OF,
     LATEST,
@@ -112,8 +112,8 @@ def test_ids_follow_the_naming_rule(dashboard_app):
 
 
 def test_two_apps_in_one_process_each_get_their_callbacks(dashboard_config, tmp_path):
-    first = create_app(dashboard_config, warehouse=build_warehouse(tmp_path / "a.db", dashboard_config), login_required=False)
-    second = create_app(dashboard_config, warehouse=build_warehouse(tmp_path / "b.db", dashboard_config), login_required=False)
+    first, second = (create_app(dashboard_config, warehouse=build_warehouse(tmp_path / name, dashboard_config),
+                                login_required=False) for name in ("a.db", "b.db"))
     for app in (first, second):
         deps = app.server.test_client().get("/_dash-dependencies").get_json()
         assert any("overview-cards-row" in d["output"] for d in deps)

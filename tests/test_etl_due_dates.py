@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from sqlalchemy import text
 
 from etl.datasets import approvals, ratings

@@ -15,8 +15,17 @@ from collections.abc import Sequence
 import pandas as pd
 
 from bizenv.bulletin import charts
-from bizenv.bulletin.cells import (change_cell, int_cell, kpi_label, missing, rank_change_cell, score_cell,
-                                   status_cell, text_cell, value_cell)
+from bizenv.bulletin.cells import (
+    change_cell,
+    int_cell,
+    kpi_label,
+    missing,
+    rank_change_cell,
+    score_cell,
+    status_cell,
+    text_cell,
+    value_cell,
+)
 from bizenv.bulletin.facts import EditionFacts, page_regions
 from bizenv.bulletin.model import Block, Bulletin, Cell, Chart, Heading, PageBreak, Para, Table
 from bizenv.bulletin.summary import kpi_name, rank_move, summary_paragraphs

@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from reportlab import rl_config
 from reportlab.lib import colors
@@ -17,11 +18,17 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
-from reportlab.platypus import (Flowable, Image, KeepTogether, PageBreak, Paragraph, SimpleDocTemplate,
-                                Spacer)
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    TableStyle,
+)
 from reportlab.platypus import Table as RLTable
-from reportlab.platypus import TableStyle
-from xml.sax.saxutils import escape
 
 from bizenv.bulletin import model
 from bizenv.bulletin.errors import FontMissing

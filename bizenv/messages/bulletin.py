@@ -245,7 +245,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bulletin.page.col.download": {"zh": "下载", "en": "Download"},
     "bulletin.page.download_link": {"zh": "下载", "en": "Download"},
     "bulletin.page.filename": {"zh": "{city}月度通报_{period}_{scope}_第{version}版",
-                               "en": "bulletin_{period}_{scope}_v{version}"},
+                               "en": "{city}_bulletin_{period}_{scope}_v{version}"},
     "bulletin.page.not_found": {"zh": "归档中没有这个文件。", "en": "There is no such file in the archive."},
     "bulletin.page.unreadable": {"zh": "归档文件无法读取（缺失或已被改动），请联系管理员。",
                                  "en": "The archived file cannot be read (it is missing or was changed); please tell "

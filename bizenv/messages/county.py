@@ -42,7 +42,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                                   "indicator's definition and source."},
     "county.col.kpi": {"zh": "指标", "en": "Indicator"},
     "county.col.county": {"zh": "本县", "en": "This county"},
-    "county.col.status": {"zh": "目标", "en": "Target"},
+    "county.col.target": {"zh": "目标", "en": "Target"},
     "county.col.city": {"zh": "全市", "en": "City"},
     "county.col.best": {"zh": "最优县区", "en": "Best county"},
     "county.col.sample": {"zh": "样本量", "en": "Sample"},

@@ -30,8 +30,14 @@ from sqlalchemy.orm import Session
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_datetime, format_period, name_in, t
 from dashboard.bulletin_jobs import JobBusy, JobState, may_generate, registry_for, start_bulletin_job
-from dashboard.context import (cached_read, current_config, current_lang, current_viewer, current_warehouse,
-                               warehouse_read)
+from dashboard.context import (
+    cached_read,
+    current_config,
+    current_lang,
+    current_viewer,
+    current_warehouse,
+    warehouse_read,
+)
 from dashboard.tables import Column, data_table, register_table_source
 from dashboard.urlstate import register_url_sync, restore, url_location
 from models.config import Config
@@ -460,7 +466,8 @@ def download_name(config: Config, *, period: str, region_code: str, version: int
     else:
         unit = next((u for u in config.city.units if u.code == region_code), None)
         scope = (unit.name_zh if lang == "zh" else unit.short_en) if unit else region_code
-    stem = t("bulletin.page.filename", lang, city=config.city.name_zh, version=version, scope=scope,
+    city = config.city.name_zh if lang == "zh" else config.city.name_en
+    stem = t("bulletin.page.filename", lang, city=city, version=version, scope=scope,
              period=format_period(period, "zh") if lang == "zh" else period)
     return re.sub(r'[\s/\\:*?"<>|]+', "-", stem) + f".{fmt}"
 

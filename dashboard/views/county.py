@@ -121,7 +121,7 @@ def comparison_table(frame: pd.DataFrame, config: Config, *, period: str, lang: 
     """Every KPI by pillar: this county (with its target status), the city, and the best county with its name."""
     head = html.Thead(html.Tr([html.Th(t("county.col.kpi", lang)), html.Th(t("county.col.county", lang),
                                                                           className="rk-num"),
-                               html.Th(t("county.col.status", lang)), html.Th(t("county.col.city", lang),
+                               html.Th(t("county.col.target", lang)), html.Th(t("county.col.city", lang),
                                                                               className="rk-num"),
                                html.Th(t("county.col.best", lang), className="rk-num"),
                                html.Th(t("county.col.sample", lang), className="rk-num")]))
