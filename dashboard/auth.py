@@ -32,6 +32,7 @@ from models.db import Warehouse
 from models.scope import Viewer
 
 SECRET_KEY_ENV = "BIZENV_SECRET_KEY"
+ENV_NAME = "BIZENV_ENV"  # 'production' forbids the per-process key even where the demo would allow it
 PUBLIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/login", "/healthz", "/favicon.ico")
 API_PREFIXES = ("/_dash-", "/download", "/api/")
 CSRF_KEY = "login_csrf"
@@ -42,11 +43,11 @@ class InsecureSecretKey(RuntimeError):
 
 
 def secret_key(*, allow_ephemeral: bool) -> str:
-    """BIZENV_SECRET_KEY; only the demo and tests may run on a random per-process key."""
+    """BIZENV_SECRET_KEY; only the demo and tests may run on a random per-process key, never BIZENV_ENV=production."""
     key = os.environ.get(SECRET_KEY_ENV, "")
     if key and key not in {"changeme", "secret", "dev", "development"} and len(key) >= 32:
         return key
-    if allow_ephemeral:
+    if allow_ephemeral and os.environ.get(ENV_NAME, "").lower() != "production":
         return secrets.token_hex(32)
     raise InsecureSecretKey(f"set {SECRET_KEY_ENV} to a random value of at least 32 characters "
                             f"(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`); "

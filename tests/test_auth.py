@@ -169,6 +169,16 @@ def test_secret_key_must_be_set_outside_demo_and_test(monkeypatch: pytest.Monkey
     assert secret_key(allow_ephemeral=False) == "k" * 40
 
 
+def test_production_refuses_to_start_without_a_secret_key(demo_site, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, wh = demo_site
+    monkeypatch.delenv("BIZENV_SECRET_KEY", raising=False)
+    monkeypatch.setenv("BIZENV_ENV", "production")
+    with pytest.raises(InsecureSecretKey, match="BIZENV_SECRET_KEY"):
+        create_app(cfg, warehouse=wh, allow_ephemeral_key=True)  # not even the demo's per-process key
+    monkeypatch.setenv("BIZENV_SECRET_KEY", "p" * 40)
+    assert create_app(cfg, warehouse=wh).server.secret_key == "p" * 40
+
+
 # ---- forged Dash requests: built from what the browser sends ----------------------------------------------------
 
 
