@@ -144,7 +144,9 @@ def test_overview_in_chromium(browser, live_url, device):  # noqa: ANN001
     # Another month changes the card values (Dash 4 dropdowns are popovers: click the option text).
     page.click("#overview-month-dropdown")
     page.get_by_text("Sep 2026", exact=True).last.click()
-    page.wait_for_function("() => document.querySelector('#overview-cards-row').innerText.includes('98.7%')")
+    # The page re-renders after the URL takes the new month, so wait for the settled cards rather than read once.
+    page.wait_for_function("() => { const t = (document.querySelector('#overview-cards-row') || {}).innerText || '';"
+                           " return t.includes('98.7%') && t.includes('4.5') && !t.includes('99.2%'); }")
     text = _cards_text(page)
     assert "99.2%" not in text and "4.5" in text
 
