@@ -257,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="warehouse schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="migrate the warehouse to the latest schema").set_defaults(func=cmd_db_upgrade)
+    from bizenv.cli_ops import add_parsers as add_ops_parsers  # db backup, db restore
+
+    add_ops_parsers(db)
 
     etl = sub.add_parser("etl", help="data pipeline").add_subparsers(dest="etl_command", required=True)
     run = etl.add_parser("run", help="run jobs once, now (default: every configured job)")
