@@ -17,6 +17,7 @@ from bizenv.i18n import HTML_LANG, LANGS, t
 from dashboard import tables
 from dashboard.auth import install_auth, secret_key
 from dashboard.context import current_config, current_lang, install_context
+from dashboard.health import register_routes as register_health_routes
 from models.config import Config, load_config
 from models.db import Warehouse
 
@@ -159,4 +160,5 @@ def create_app(config: Config | None = None, *, warehouse: Warehouse | None = No
     tables.register_callbacks(app)
     _register_page_callbacks(app)
     sys.modules["dashboard.pages.bulletin"].register_routes(app.server)  # GET /download/bulletin/<id>
+    register_health_routes(app.server)  # GET /healthz, public (auth.PUBLIC_PREFIXES)
     return app

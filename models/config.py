@@ -118,6 +118,17 @@ class SecuritySettings(_Strict):
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
 
+class MonitoringSettings(_Strict):
+    """What `/healthz` calls stale: a job whose last successful run is older than its limit makes it answer 503."""
+
+    max_etl_age_minutes: int = Field(default=1560, ge=1)  # 26 h: a daily job that missed one run
+    job_max_age_minutes: dict[str, Annotated[int, Field(ge=1)]] = {}  # per job, overriding max_etl_age_minutes
+
+    def limit_for(self, job: str) -> int:
+        """The age in minutes beyond which a job's last success is stale."""
+        return self.job_max_age_minutes.get(job, self.max_etl_age_minutes)
+
+
 Pillar = Literal["approval", "ratings", "hotline", "county_development"]
 PILLARS: tuple[Pillar, ...] = ("approval", "ratings", "hotline", "county_development")
 
@@ -293,6 +304,7 @@ class Config(_Strict):
     jobs: dict[str, JobSettings] = {}
     demo: DemoSettings = DemoSettings()
     bulletin: BulletinSettings = BulletinSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     # Where the file was read from; relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -318,6 +330,9 @@ class Config(_Strict):
             src = self.sources[job.source]
             if isinstance(src, HttpApiSource) and job.stream not in src.endpoints:
                 raise ValueError(f"jobs.{name}.stream: {job.stream!r} is not one of sources.{job.source}.endpoints")
+        for name in self.monitoring.job_max_age_minutes:
+            if name not in self.jobs:
+                raise ValueError(f"monitoring.job_max_age_minutes.{name}: no job named {name!r} under jobs")
         return self
 
     def _check_index(self) -> None:
