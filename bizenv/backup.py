@@ -107,7 +107,7 @@ def find_pg_tool(name: str, *, search_path: str | None = None, extra_dirs: Seque
     found = {p for p in [shutil.which(name, path=search_path if search_path is not None else os.environ.get("PATH")),
                          *(shutil.which(name, path=d) for d in dirs)] if p}
     if not found:
-        where = ", ".join(["PATH", *dirs]) if dirs else f"PATH or {PG_BIN_DIRS}"
+        where = ", ".join(["PATH", *(dirs or ([PG_BIN_DIRS] if extra_dirs is None else []))])
         raise BackupError(f"{name} not found (looked in {where}); install the PostgreSQL client tools "
                           "(Debian: apt-get install postgresql-client) matching the server's major version")
     return max(sorted(found), key=_tool_version)
