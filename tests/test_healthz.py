@@ -116,3 +116,34 @@ def test_healthz_answers_503_without_secrets_when_the_warehouse_is_unreachable(
         assert leak not in raw, leak
     assert "healthz: the warehouse cannot be queried" in caplog.text, "the server log keeps the details"
     warehouse.dispose()
+
+
+def test_production_entry_point_serves_healthz_and_sees_the_client_behind_nginx(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, config: Config,
+) -> None:
+    """dashboard.wsgi as gunicorn loads it: /healthz is public, and the one X-Forwarded-For hop nginx sets is the
+    client address the login limit and the audit log use (not nginx's own address)."""
+    import importlib
+    import re
+
+    url = f"sqlite:///{tmp_path / 'wsgi.db'}"
+    warehouse = Warehouse(url)
+    prepare_warehouse(warehouse=warehouse, config=config)
+    monkeypatch.setenv("BIZENV_DATABASE_URL", url)
+    monkeypatch.setenv("BIZENV_SECRET_KEY", "0123456789abcdef" * 4)
+    monkeypatch.setenv("BIZENV_ENV", "production")
+    server = importlib.reload(importlib.import_module("dashboard.wsgi")).server
+    client = server.test_client()
+    status, body = _get(client)
+    assert status == 503 and body["warehouse"]["ok"] is True  # migrated, nothing loaded yet
+
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    for forwarded in ("203.0.113.7", "6.6.6.6, 203.0.113.8"):  # a client's own header, then nginx's hop
+        response = client.post("/login", data={"csrf_token": token, "username": "nobody", "password": "wrong"},
+                               headers={"X-Forwarded-For": forwarded}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert response.status_code == 401
+    with warehouse.engine.connect() as conn:
+        ips = [r[0] for r in conn.execute(text("SELECT ip FROM audit_log WHERE action = 'login' ORDER BY id"))]
+    assert ips == ["203.0.113.7", "203.0.113.8"]
+    warehouse.dispose()
