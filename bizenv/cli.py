@@ -314,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8050)
     serve.set_defaults(func=cmd_serve)
+
+    from bizenv.bench.cli import add_parsers as add_bench_parsers
+
+    add_bench_parsers(sub)
     return parser
 
 
