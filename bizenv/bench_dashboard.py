@@ -8,12 +8,13 @@ POSTed to `/_dash-update-component` with those values, `--runs` times, and the w
 kept, with the CPU time of the serving thread beside it (steadier than wall time on a shared machine: it leaves
 out the time spent waiting for a core). Reported: median and p95 per callback, once with the read cache off
 (`BIZENV_CACHE=off`, every request reads the warehouse) and once warm (the first request fills the cache and is
-not counted).
+not counted). `bizenv bench` runs the same timing inside its dashboard section.
 
 Deterministic and bounded: pages in registry order, callbacks in registration order, a fixed number of runs (at
-most 100), no randomness, garbage collected before each callback's runs. Callbacks fired only by a click
-(downloads, the language buttons, the phone menu) and pattern-matching ones are listed as skipped. Nothing is
-written to the warehouse. The machine's other load shows in p95: compare runs made back to back.
+most 100), no randomness, garbage collected before each callback's runs (the app's own heap is frozen first, so
+those collections are cheap and the timed requests' collections walk only what they allocate). Callbacks fired
+only by a click (downloads, the language buttons, the phone menu) and pattern-matching ones are listed as skipped.
+Nothing is written to the warehouse. The machine's other load shows in p95: compare runs made back to back.
 """
 
 from __future__ import annotations
@@ -192,7 +193,16 @@ def _post(client: Any, body: dict[str, Any], timing: Timing, *, runs: int, warm:
 
 
 def bench_app(app: Any, *, cache: str, runs: int, lang: str, pages: Sequence[str] | None) -> list[Timing]:
-    """Time every page's layout and callbacks on one app."""
+    """Time every page's layout and callbacks on one app, with the heap built so far frozen out of the collector."""
+    gc.collect()
+    gc.freeze()  # the per-callback collect then walks only new objects: ~10 ms instead of ~250 ms each
+    try:
+        return _bench_app(app, cache=cache, runs=runs, lang=lang, pages=pages)
+    finally:
+        gc.unfreeze()
+
+
+def _bench_app(app: Any, *, cache: str, runs: int, lang: str, pages: Sequence[str] | None) -> list[Timing]:
     import dash
 
     client = app.server.test_client()
