@@ -3,6 +3,9 @@
 For nginx, a load balancer or a monitoring system; it needs no login (dashboard/auth.py lets /healthz through).
 200 when all is well; 503 when the warehouse cannot be queried or was never migrated, or when a configured job's
 last successful run is older than its limit (`monitoring` in config.yaml), a job that never succeeded included.
+`/healthz?only=warehouse` leaves the ETL out: for a load balancer deciding whether to send readers to this node,
+which a late load elsewhere should not take out of service.
+
 The JSON says only what a monitor needs: never the database URL, an error text or a stack trace (the server log
 has those).
 """
@@ -46,8 +49,8 @@ def etl_freshness(*, session: Session, config: Config, now: dt.datetime) -> dict
     return jobs
 
 
-def health_report(*, warehouse: Warehouse, config: Config, now: dt.datetime,
-                  latest_revision: str | None) -> tuple[int, dict[str, Any]]:
+def health_report(*, warehouse: Warehouse, config: Config, now: dt.datetime, latest_revision: str | None,
+                  check_etl: bool = True) -> tuple[int, dict[str, Any]]:
     """The HTTP status and the JSON body of /healthz, for `now` in the warehouse's wall-clock time."""
     problems: list[str] = []
     check: dict[str, Any] = {"ok": False, "engine": warehouse.engine.dialect.name, "revision": None,
@@ -58,7 +61,7 @@ def health_report(*, warehouse: Warehouse, config: Config, now: dt.datetime,
             session.execute(text("SELECT 1"))
             if warehouse_is_migrated(session=session):
                 check.update(ok=True, revision=schema_revision(conn=session.connection()))
-                jobs = etl_freshness(session=session, config=config, now=now)
+                jobs = etl_freshness(session=session, config=config, now=now) if check_etl else None
             else:
                 problems.append("warehouse: not migrated (run `bizenv db upgrade`)")
     except Exception:  # noqa: BLE001 - whatever the driver raises, the answer is 503 and the log has the details
@@ -82,7 +85,7 @@ def register_routes(server: flask.Flask) -> None:
         context = current_context()
         now = dt.datetime.now(ZoneInfo(context.config.timezone)).replace(tzinfo=None, microsecond=0)
         status, body = health_report(warehouse=context.warehouse, config=context.config, now=now,
-                                     latest_revision=latest)
+                                     latest_revision=latest, check_etl=flask.request.args.get("only") != "warehouse")
         response = flask.jsonify(body)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"

@@ -88,6 +88,8 @@ def test_healthz_is_public_and_answers_for_the_warehouse_and_each_jobs_last_succ
     assert body["problems"] == ["etl approvals: last success 90 min ago (limit 60 min)"]
     assert body["etl"]["approvals"]["ok"] is False and body["etl"]["approvals"]["last_run_status"] == "failed"
     assert all(state["ok"] for job, state in body["etl"].items() if job != "approvals")
+    only = client.get("/healthz?only=warehouse")  # what a load balancer asks: a late load elsewhere is no reason
+    assert only.status_code == 200 and only.get_json()["etl"] is None and only.get_json()["warehouse"]["ok"]
 
     # the limit is configuration: two hours for approvals, and the same warehouse is healthy
     relaxed = config.model_copy(update={"monitoring": MonitoringSettings(max_etl_age_minutes=1560,
@@ -111,6 +113,7 @@ def test_healthz_answers_503_without_secrets_when_the_warehouse_is_unreachable(
     assert status == 503
     assert body["status"] == "fail" and body["etl"] is None
     assert body["warehouse"]["ok"] is False and body["problems"] == ["warehouse: unreachable"]
+    assert _client(config, warehouse).get("/healthz?only=warehouse").status_code == 503
     raw = _client(config, warehouse).get("/healthz").get_data(as_text=True)
     for leak in (SECRET, "127.0.0.1", "notes.db", str(tmp_path), "Traceback", "Error"):
         assert leak not in raw, leak
