@@ -5,8 +5,8 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # Debian packages the tests need: headless Chromium for browser tests, CJK fonts so Chinese never renders as
-# boxes, poppler for reading PDFs back.
-SYSTEM_PACKAGES := chromium chromium-driver fonts-wqy-microhei poppler-utils
+# boxes, poppler for reading PDFs back, the PostgreSQL client tools (pg_dump, pg_restore, psql) for backups.
+SYSTEM_PACKAGES := chromium chromium-driver fonts-wqy-microhei poppler-utils postgresql-client
 
 .PHONY: demo test install system-deps clean-demo
 
