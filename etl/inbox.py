@@ -27,6 +27,7 @@ from sqlalchemy import Connection, delete, insert, select
 from etl.datasets.base import Context, FieldMappingError, Prepared
 from etl.extract.files import CHUNK_ROWS, FileRejected, RawTable, iter_table, read_table
 from etl.load import mark_dirty, now_local
+from etl.pipeline import prefetch
 from models.config import Config, FilesSource, JobSettings
 from models.db import Warehouse
 from models.ops import EtlFile
@@ -171,6 +172,17 @@ def _pairs(dataset: ModuleType, prepared: Prepared) -> set[tuple[str, str]]:
     return set(zip(rows["region_code"].astype(str), rows[dataset.PERIOD_COLUMNS[0]].astype(str), strict=True))
 
 
+def _pairs_by_file(dataset: ModuleType, rows: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
+    """Each file's (region, month) pairs in a batch of many files, in one pass rather than a filter per file."""
+    if rows.empty or not dataset.PERIOD_COLUMNS:
+        return {}
+    distinct = rows[["source", "region_code", dataset.PERIOD_COLUMNS[0]]].drop_duplicates().astype(str)
+    out: dict[str, set[tuple[str, str]]] = {}
+    for name, region, period in distinct.itertuples(index=False):
+        out.setdefault(name, set()).add((region, period))
+    return out
+
+
 def _load_file(*, warehouse: Warehouse, config: Config, source_name: str, source: FilesSource, job: JobSettings,
                dataset: ModuleType, ctx: Context, item: _Delivery, summary: RunSummary) -> None:
     """Read, validate and load one file block by block; the registry row commits with the last block."""
@@ -282,12 +294,12 @@ def _flush(*, warehouse: Warehouse, config: Config, source_name: str, dataset: M
     prepared = dataset.prepare(frame, source=names, ctx=ctx, lines=lines)
     good = prepared.rows["source"].value_counts().to_dict() if not prepared.rows.empty else {}
     bad = prepared.rejects["source"].value_counts().to_dict() if not prepared.rejects.empty else {}
+    pairs_by_file = _pairs_by_file(dataset, prepared.rows)
     with warehouse.engine.begin() as conn:
         load_batch(conn, dataset, prepared, summary)
         for item, _table in batch.items:
             item.rows_loaded, item.rows_rejected = int(good.get(item.path.name, 0)), int(bad.get(item.path.name, 0))
-            item.pairs = _pairs(dataset, Prepared(rows=prepared.rows[prepared.rows["source"] == item.path.name],
-                                                  rejects=prepared.rejects))
+            item.pairs = pairs_by_file.get(item.path.name, set())
             _register(conn, source=source_name, item=item, run_id=summary.run_id, status="loaded",
                       tz=config.timezone)
     summary.rows_read += len(frame)
@@ -298,11 +310,37 @@ def _flush(*, warehouse: Warehouse, config: Config, source_name: str, dataset: M
     batch.rows = 0
 
 
+@dataclass
+class _Read:
+    """A small file read ahead of the loader (on the prefetch thread): its checksum and its table, or why not."""
+
+    path: Path
+    checksum: str | None = None
+    table: RawTable | None = None
+    error: FileRejected | FieldMappingError | None = None
+
+
+def _read_ahead(paths: Sequence[Path], *, dataset: ModuleType, job: JobSettings, source: FilesSource
+                ) -> Iterator[_Read]:
+    """Checksum and parse the small files in order; big files are left to the loader, block by block."""
+    for path in paths:
+        if not _batchable(dataset, path):
+            yield _Read(path=path)
+            continue
+        read = _Read(path=path, checksum=file_checksum(path=path))
+        try:
+            read.table = read_table(path, aliases=_aliases(dataset, job.fields), required=dataset.REQUIRED,
+                                    encoding=source.encoding)
+        except (FileRejected, FieldMappingError) as exc:
+            read.error = exc
+        yield read
+
+
 def _queue(*, warehouse: Warehouse, config: Config, source_name: str, source: FilesSource, job: JobSettings,
            dataset: ModuleType, ctx: Context, path: Path, summary: RunSummary, tally: _Tally,
-           batch: _Batch) -> str:
-    """Read a small file into the batch (or skip or refuse it), loading the batch when it is full."""
-    item = _Delivery(path=path, checksum=file_checksum(path=path), size=path.stat().st_size)
+           batch: _Batch, read: _Read) -> str:
+    """Put a small file's table into the batch (or skip or refuse it), loading the batch when it is full."""
+    item = _Delivery(path=path, checksum=read.checksum or file_checksum(path=path), size=path.stat().st_size)
     with warehouse.engine.connect() as conn:
         seen = _loaded_before(conn, source_name, item.checksum)
     if seen or item.checksum in batch.checksums():
@@ -312,12 +350,11 @@ def _queue(*, warehouse: Warehouse, config: Config, source_name: str, source: Fi
         _move(path, path.parent.parent / ARCHIVE, item.checksum)
         tally.duplicates += 1
         return "already loaded (same checksum), archived"
-    try:
-        table = read_table(path, aliases=_aliases(dataset, job.fields), required=dataset.REQUIRED,
-                           encoding=source.encoding)
-    except (FileRejected, FieldMappingError) as exc:
-        return _refuse(warehouse=warehouse, config=config, source_name=source_name, item=item, exc=exc,
+    if read.error is not None:
+        return _refuse(warehouse=warehouse, config=config, source_name=source_name, item=item, exc=read.error,
                        summary=summary, tally=tally)
+    table = read.table
+    assert table is not None
     batch.items.append((item, table))
     batch.rows += len(table.frame)
     if batch.rows >= BATCH_ROWS or len(batch.items) >= BATCH_FILES:
@@ -343,11 +380,12 @@ def run_files_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSe
     files = inbox_files(folder=folder, pattern=source.pattern)
     tally = _Tally(total=len(files))
     batch = _Batch()
-    for path in files:
+    for read in prefetch(_read_ahead(files, dataset=dataset, job=job, source=source)):
+        path = read.path
         common = dict(warehouse=warehouse, config=config, source_name=job.source, source=source, job=job,
                       dataset=dataset, ctx=ctx, path=path, summary=summary, tally=tally)
-        if _batchable(dataset, path):
-            outcome = _queue(**common, batch=batch)
+        if read.checksum is not None:
+            outcome = _queue(**common, batch=batch, read=read)
         else:
             _flush(warehouse=warehouse, config=config, source_name=job.source, dataset=dataset, ctx=ctx,
                    batch=batch, summary=summary, tally=tally)

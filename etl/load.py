@@ -1,9 +1,12 @@
 """The loader: the only code that writes facts and dimensions.
 
-Each batch is staged in a temporary table (raw `executemany` on SQLite, COPY on PostgreSQL), then merged into the
-target with one `INSERT .. SELECT .. ON CONFLICT (key) DO UPDATE .. WHERE row_hash differs`. An unchanged row is
-therefore never rewritten, and loading the same data twice changes nothing. The (region, month) pairs whose facts
-changed are recorded in `etl_dirty_period` in the same transaction, for the mart refresh.
+A batch keyed by one column (every fact table) is compared with what the warehouse holds by one indexed read of
+its keys' current row hashes and months; only new and changed rows are written: on SQLite by one raw `executemany`
+of an upsert, on PostgreSQL by COPY straight into the table when every row is new, else COPY into a temporary table
+merged with `INSERT .. SELECT .. ON CONFLICT (key) DO UPDATE`. Batches with a composite key (small dimension-like
+tables) are staged and merged in SQL. Either way an unchanged row is never rewritten, and loading the same data
+twice changes nothing. The (region, month) pairs whose facts changed, before and after the change, are recorded in
+`etl_dirty_period` in the same transaction, for the mart refresh.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import orjson
 import pandas as pd
 from sqlalchemy import Connection, delete, insert, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from etl.reasons import reason_text
+from models.kpis import span_months
 from models.ops import EtlCursor, EtlDirtyPeriod, EtlRejectedRow
 
 Pair = tuple[str, str]
@@ -54,9 +59,7 @@ def _stage_postgres(conn: Connection, table: str, stage: str, frame: pd.DataFram
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
                     f"SELECT {cols} FROM {table} WITH NO DATA")
         cur.execute(f"TRUNCATE {stage}")
-        with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-            for row in _python_rows(frame, columns):
-                copy.write_row(row)
+    _copy_postgres(conn, stage, frame, columns)
 
 
 def _stage(conn: Connection, table: str, frame: pd.DataFrame, columns: Sequence[str]) -> str:
@@ -100,20 +103,103 @@ def _merge(conn: Connection, table: str, stage: str, key: Sequence[str], columns
 
 def upsert_frame(
     *, conn: Connection, table: str, frame: pd.DataFrame, key: Sequence[str], columns: Sequence[str],
-    period_columns: Sequence[str] = (),
+    period_columns: Sequence[str] = (), period_spans: Sequence[tuple[str, str]] = (),
 ) -> UpsertResult:
-    """Merge a batch on its natural key; unchanged rows (same row_hash) are left untouched."""
+    """Merge a batch on its natural key; unchanged rows (same row_hash) are left untouched.
+
+    `period_spans` names (from, until) period columns of facts that count in every month from one to the month
+    before the other, or to the latest month loaded while it is empty (an open case, overdue until completed).
+    """
     if frame.empty:
         return UpsertResult()
+    if len(key) == 1:
+        return _upsert_by_key(conn=conn, table=table, frame=frame, key=key[0], columns=columns,
+                              period_columns=period_columns, period_spans=period_spans)
     stage = _stage(conn, table, frame, columns)
     result = _changes(conn, table, stage, key, period_columns)
     if result.inserted or result.updated:
         _merge(conn, table, stage, key, columns)
     if result.touched:
         mark_dirty(conn=conn, fact_table=table, pairs=result.touched)
+    _drop_stage(conn, stage)
+    return result
+
+
+def _drop_stage(conn: Connection, stage: str) -> None:
     if conn.dialect.name == "sqlite":  # PostgreSQL drops it at commit; SQLite would keep an old column set
         conn.execute(text(f"DROP TABLE IF EXISTS temp.{stage}"))
+
+
+def _current_rows(conn: Connection, table: str, key: str, keys: pd.Series, columns: Sequence[str]) -> pd.DataFrame:
+    """The warehouse's row hash and month columns for the batch's keys, by one indexed read."""
+    cols = ", ".join([key, "row_hash", *columns])
+    raw = conn.connection.driver_connection
+    values = keys.astype(str).tolist()
+    if conn.dialect.name == "sqlite":
+        sql = f"SELECT {cols} FROM {table} WHERE {key} IN (SELECT value FROM json_each(?))"
+        rows = raw.execute(sql, (orjson.dumps(values).decode(),)).fetchall()
+    else:
+        with raw.cursor() as cur:
+            cur.execute(f"SELECT {cols} FROM {table} WHERE {key} = ANY(%s)", (values,))
+            rows = cur.fetchall()
+    return pd.DataFrame.from_records(rows, columns=[key, "row_hash", *columns])
+
+
+def _pairs_of(frame: pd.DataFrame, period_columns: Sequence[str]) -> set[Pair]:
+    out: set[Pair] = set()
+    for pcol in period_columns:
+        both = frame[["region_code", pcol]].dropna().drop_duplicates()
+        out |= set(zip(both["region_code"].astype(str), both[pcol].astype(str), strict=True))
+    return out
+
+
+def _span_pairs(conn: Connection, table: str, frame: pd.DataFrame, spans: Sequence[tuple[str, str]]) -> set[Pair]:
+    """(region, month) pairs in which each row counts, from its `from` month to before its `until` month."""
+    out: set[Pair] = set()
+    for start, until in spans:
+        rows = frame.loc[frame[start].notna(), ["region_code", start, until]].drop_duplicates()
+        if rows.empty:
+            continue
+        known = [conn.scalar(text(f"SELECT MAX({until}) FROM {table}")), rows[until].dropna().max()]
+        latest = max([str(v) for v in known if isinstance(v, str)] or [str(rows[start].max())])
+        for region, first, end in rows.itertuples(index=False):
+            out |= {(str(region), m) for m in span_months(str(first), None if pd.isna(end) else str(end), latest)}
+    return out
+
+
+def _upsert_by_key(*, conn: Connection, table: str, frame: pd.DataFrame, key: str, columns: Sequence[str],
+                   period_columns: Sequence[str], period_spans: Sequence[tuple[str, str]]) -> UpsertResult:
+    """Write only the batch's new and changed rows, after one indexed read of what the warehouse holds for its keys."""
+    months = list(dict.fromkeys([*period_columns, *(c for span in period_spans for c in span)]))
+    tracked = ["region_code", *months] if months else []
+    current = _current_rows(conn, table, key, frame[key], tracked).set_index(key)
+    old_hash = current["row_hash"].reindex(frame[key].astype(str)).to_numpy(dtype=object)
+    is_new = pd.isna(old_hash)
+    todo_mask = is_new | (old_hash != frame["row_hash"].to_numpy(dtype=object))
+    todo = frame.loc[todo_mask]
+    result = UpsertResult(inserted=int(is_new.sum()), updated=int(todo_mask.sum() - is_new.sum()))
+    if todo.empty:
+        return result
+    before = current.loc[current.index.isin(todo[key].astype(str))].reset_index()
+    if months:
+        result.touched = _pairs_of(todo, period_columns) | _pairs_of(before, period_columns)
+        result.touched |= _span_pairs(conn, table, todo, period_spans) | _span_pairs(conn, table, before, period_spans)
+    if conn.dialect.name == "postgresql" and not result.updated:
+        _copy_postgres(conn, table, todo, columns)  # every row is new: nothing to merge
+    else:  # staging then one INSERT .. SELECT beats an executemany of upserts on SQLite, whose indexes dominate
+        stage = _stage(conn, table, todo, columns)
+        _merge(conn, table, stage, [key], columns)
+        _drop_stage(conn, stage)
+    if result.touched:
+        mark_dirty(conn=conn, fact_table=table, pairs=result.touched)
     return result
+
+
+def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    with conn.connection.driver_connection.cursor() as cur:
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in _python_rows(frame, columns):
+                copy.write_row(row)
 
 
 def _insert_ignore(conn: Connection, model, rows: list[dict]) -> None:  # noqa: ANN001 - a mapped class

@@ -30,6 +30,9 @@ _MARKERS = pa.array(sorted(MISSING_MARKERS), type=pa.large_string())
 def _arrow_text(values: pd.Series) -> pa.Array:
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return pa.array(values.array)
+    if isinstance(values.dtype, pd.ArrowDtype):  # API pages arrive as Arrow columns (text, numbers, booleans)
+        arr = pa.array(values.array)
+        return arr if pa.types.is_large_string(arr.type) else pc.cast(arr, pa.large_string())
     if values.dtype == object:
         # Fast path for what sources mostly deliver (text, whole numbers, missing values): Arrow converts those
         # without a Python call per value, and casts integers to the same text str() gives. Anything else

@@ -8,14 +8,15 @@ committed one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from etl.datasets.base import source_field
-from etl.extract.sql_view import DEFAULT_CHUNK_SIZE, SqlViewExtractor
+from etl.datasets.base import Prepared, source_field
+from etl.extract.sql_view import DEFAULT_CHUNK_SIZE, Batch, SqlViewExtractor
 from etl.load import read_cursor, save_cursor
+from etl.pipeline import prefetch
 from models.config import Config, JobSettings, SqlViewSource, resolve_sqlite_url
 from models.db import Warehouse
 
@@ -52,9 +53,12 @@ def run_sql_view_job(*, warehouse: Warehouse, config: Config, name: str, job: Jo
         since = read_cursor(conn=conn, source=job.source, stream=stream)
     ctx = job_context(warehouse, config, summary.run_id, dataset)
     started = time.perf_counter()
-    for batch in extractor.batches(since=since):
-        lines = pd.Series(range(batch.first_line, batch.first_line + len(batch.frame)), index=batch.frame.index)
-        prepared = dataset.prepare(batch.frame, source=batch.source, ctx=ctx, fields=job.fields, lines=lines)
+    def prepared_batches() -> Iterator[tuple[Batch, Prepared]]:
+        for batch in extractor.batches(since=since):
+            lines = pd.Series(range(batch.first_line, batch.first_line + len(batch.frame)), index=batch.frame.index)
+            yield batch, dataset.prepare(batch.frame, source=batch.source, ctx=ctx, fields=job.fields, lines=lines)
+
+    for batch, prepared in prefetch(prepared_batches()):
         with warehouse.engine.begin() as conn:
             load_batch(conn, dataset, prepared, summary)
             save_cursor(conn=conn, source=job.source, stream=stream, value=batch.cursor, run_id=summary.run_id)

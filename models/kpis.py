@@ -302,6 +302,7 @@ def rebuild_kpi_marts(*, conn: Connection, config: Config, today: dt.date | None
     for table, period_column in FACT_MONTHS.items():
         sql = f"SELECT DISTINCT region_code, {period_column} FROM {table} WHERE {period_column} IS NOT NULL"
         pairs_by_table[table] = {(r[0], r[1]) for r in conn.execute(text(sql)) if r[0] != config.city.code}
+    pairs_by_table["fact_approval_case"] |= open_overdue_pairs(conn)
     n = _refresh(conn=conn, config=config, pairs_by_table=pairs_by_table, today=today, rank=False, parallel=True)
     rebuild_county_ranking(conn=conn, config=config)
     return n
@@ -414,6 +415,27 @@ def previous_period(period: str) -> str:
     """The month before a `YYYY-MM` period."""
     year, month = int(period[:4]), int(period[5:7])
     return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def span_months(first: str, until: str | None, latest: str) -> list[str]:
+    """The months a fact counts in from `first` to the month before `until`, or through `latest` while it is open.
+
+    An overdue case counts as open-overdue at every month end from its due month until it is completed, so a load
+    that adds or changes one makes all those months stale, and a rebuild must compute them.
+    """
+    last = previous_period(until) if until else latest
+    return [str(m) for m in pd.period_range(first, last, freq="M")] if first <= last else []
+
+
+def open_overdue_pairs(conn: Connection) -> set[Pair]:
+    """(region, month) pairs with a case open past its due date at the month end, through the latest month loaded."""
+    latest = conn.scalar(text("SELECT MAX(completed_period) FROM fact_approval_case"))
+    if latest is None:
+        return set()
+    sql = (f"SELECT DISTINCT region_code, due_period, completed_period FROM fact_approval_case "
+           f"WHERE {OVERDUE_INDEX_WHERE}")
+    rows = conn.execute(text(sql))
+    return {(region, month) for region, due, done in rows for month in span_months(due, done, latest)}
 
 
 def _is_better(kpi: KpiDefinition, a: float, b: float) -> bool:

@@ -190,6 +190,36 @@ def test_updated_case_is_replaced_and_only_its_month_refreshed(
     assert _table(warehouse, "SELECT * FROM mart_kpi_monthly WHERE period = '2026-02' ORDER BY 1, 2, 3") == feb_before
 
 
+def test_open_overdue_case_refreshes_every_month_it_is_overdue_in_and_equals_a_rebuild(
+    warehouse: Warehouse, config: Config, platform: Path, api: str
+) -> None:
+    from models.kpis import rebuild_kpi_marts
+
+    cfg = _config_for(config, api)
+    _run_both(warehouse, cfg)
+    assert not _table(warehouse, "SELECT 1 FROM mart_kpi_monthly WHERE region_code = '140703' AND period = '2026-03'")
+    with sqlite3.connect(platform) as db:  # accepted Tue 24 Feb, 1 working day promised: due Wed 25 Feb, still open
+        db.execute(f"INSERT INTO cases VALUES ({', '.join('?' * len(CASE_COLS))})",
+                   _case("C9", "I1", "140703", "2026-02-24 09:00:00", None, status="在办", cnsx=1, fdsx=3,
+                         updated="2026-03-07 09:00:00"))
+    summary = run_job(warehouse=warehouse, config=cfg, name="approvals")
+    assert (summary.rows_inserted, summary.rows_updated) == (1, 0)
+    overdue = dict(((r[0], r[1]), (r[2], r[3])) for r in _table(
+        warehouse, "SELECT region_code, period, value, sample_size FROM mart_kpi_monthly "
+                   "WHERE kpi_code = 'overdue_rate' AND region_code = '140703'"))
+    # Feb: C3 completed late plus C9 open past due at the month end, of 2 cases due; Mar: C9 alone, still open.
+    assert overdue == {("140703", "2026-02"): (pytest.approx(1.0), 2), ("140703", "2026-03"): (pytest.approx(1.0), 1)}
+    incremental = _table(warehouse, "SELECT region_code, period, kpi_code, value, sample_size FROM mart_kpi_monthly "
+                                    "ORDER BY 1, 2, 3")
+    with warehouse.engine.begin() as conn:
+        rebuild_kpi_marts(conn=conn, config=cfg)
+    rebuilt = _table(warehouse, "SELECT region_code, period, kpi_code, value, sample_size FROM mart_kpi_monthly "
+                                "ORDER BY 1, 2, 3")
+    assert [r[:3] for r in incremental] == [r[:3] for r in rebuilt]
+    for a, b in zip(incremental, rebuilt, strict=True):
+        assert a[3] == pytest.approx(b[3], abs=1e-12) and a[4] == b[4], (a, b)
+
+
 def test_unreachable_api_fails_the_run_with_its_url_and_loads_nothing(warehouse: Warehouse, config: Config) -> None:
     from tests.conftest import free_port
 

@@ -24,6 +24,8 @@ NAME = "approvals"
 TABLE = "fact_approval_case"
 KEY = ["case_id"]
 PERIOD_COLUMNS = ["completed_period"]  # marts group approvals by completion month
+# An overdue case counts as open-overdue at every month end from its due month until it is completed.
+PERIOD_SPANS = [("due_period", "completed_period")]
 CURSOR_FIELD, KEY_FIELD = "source_updated_at", "case_id"
 
 # Canonical field -> the platform's export field (全国一体化政务服务平台 naming). Config can override per job.
