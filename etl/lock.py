@@ -9,7 +9,8 @@ decides who wins, never a Python lock:
   schedulers racing for the same expired lease exactly one updates a row.
 
 While a job runs, a heartbeat renews the lease every third of its time to live, so a long run is not taken over;
-a holder that died leaves a lease that simply expires. Times are the warehouse's wall-clock convention.
+a holder that died leaves a lease that simply expires, or, when the holder ran on this host and its process is
+gone (a scheduler killed with -9), is taken over at once. Times are the warehouse's wall-clock convention.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from etl.load import now_local
@@ -60,7 +61,33 @@ def acquire(*, engine: Engine, name: str, holder: str, ttl_seconds: float, tz: s
             .where(EtlLock.name == name, (EtlLock.expires_at < at) | (EtlLock.holder == holder))
             .values(holder=holder, acquired_at=at, expires_at=values["expires_at"])
         ).rowcount
+        if taken == 1:
+            return True
+        current = conn.scalar(select(EtlLock.holder).where(EtlLock.name == name))
+        if current is None or not _died_here(current):
+            return False
+        taken = conn.execute(  # only that dead holder's lease: a live one that just took it over stays
+            update(EtlLock).where(EtlLock.name == name, EtlLock.holder == current)
+            .values(holder=holder, acquired_at=at, expires_at=values["expires_at"])
+        ).rowcount
+    if taken == 1:
+        log.warning("lease %s taken over from %s: its process is gone", name, current)
     return taken == 1
+
+
+def _died_here(holder: str) -> bool:
+    """Whether a lease holder ran on this host and its process no longer exists."""
+    parts = holder.rsplit(":", 2)  # host:pid:random, as lease_holder() makes it
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = parts[1]
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def renew(*, engine: Engine, name: str, holder: str, ttl_seconds: float, tz: str = DEFAULT_TZ,

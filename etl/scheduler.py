@@ -4,6 +4,11 @@ Every fire takes the job's lease in the warehouse first (`etl.lock`), so two sch
 host or two, never run the same job at the same time: the second one logs and skips. Jobs coalesce, never overlap
 themselves (`max_instances=1`) and may start up to `MISFIRE_GRACE_SECONDS` late. A failed run is recorded on
 `etl_run` by `run_job`, does not stop the other jobs, and is simply tried again at its next fire.
+
+The warehouse remembers which fires ran: a scheduled run's `etl_run` row (trigger 'scheduler') starts at or after
+its fire time. So a scheduler that starts, or is restarted after being killed, within `MISFIRE_GRACE_SECONDS` of
+fires it was not there for runs the job once for all of them (coalesced), and a fire that a scheduler has already
+started a run for is never run again: not by a restarted scheduler, nor by a second one.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select
 
 from etl.jobs import RunSummary, run_job
 from etl.lock import job_lease, lease_holder
 from models.config import Config
 from models.db import Warehouse
+from models.ops import EtlRun
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +45,25 @@ def lease_name(job: str) -> str:
 
 
 def fire(*, config: Config, warehouse: Warehouse, name: str, holder: str | None = None,
-         ttl_seconds: float = LEASE_TTL_SECONDS) -> RunSummary | None:
-    """Run one job under its warehouse lease; None when another scheduler holds it or the run crashed."""
+         ttl_seconds: float = LEASE_TTL_SECONDS, scheduled: bool = False) -> RunSummary | None:
+    """Run one job under its warehouse lease; None when another scheduler holds it, its fire already ran or it crashed.
+
+    `scheduled` (as the scheduler calls it): the run is for the job's latest fire time within the grace period, and
+    is skipped when a scheduler run of the job started at or after that time already. The lease makes the check and
+    the run's start one step, so of several schedulers (or restarts) exactly one runs each fire.
+    """
     holder = holder or lease_holder()
+    due = (recent_fires(schedule=config.jobs[name].schedule, timezone=config.timezone) or [None])[-1] \
+        if scheduled else None
     with job_lease(engine=warehouse.engine, name=lease_name(name), holder=holder, ttl_seconds=ttl_seconds,
                    tz=config.timezone) as held:
         if not held:
             log.info("job %s skipped: another scheduler holds its lease", name)
+            return None
+        if due is not None and (taken := fire_taken(warehouse=warehouse, name=name, due=due,
+                                                    timezone=config.timezone)) is not None:
+            log.info("job %s: its fire at %s already ran (run %d); not run twice", name,
+                     due.isoformat(sep=" ", timespec="minutes"), taken)
             return None
         log.info("job %s started (lease holder %s)", name, holder)
         try:
@@ -58,25 +77,59 @@ def fire(*, config: Config, warehouse: Warehouse, name: str, holder: str | None 
     return summary
 
 
+def fire_taken(*, warehouse: Warehouse, name: str, due: dt.datetime, timezone: str) -> int | None:
+    """The scheduler run that took the job's fire at `due` (the first one started at or after it), if any."""
+    since = due.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)  # etl_run keeps the city's wall-clock time
+    with warehouse.engine.connect() as conn:
+        return conn.scalar(select(EtlRun.id).where(EtlRun.job == name, EtlRun.trigger == "scheduler",
+                                                   EtlRun.started_at >= since).order_by(EtlRun.id).limit(1))
+
+
 def trigger_for(*, schedule: str, timezone: str) -> CronTrigger:
     """The cron trigger of a 5-field schedule in the city's timezone."""
     return CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
 
 
-def build_scheduler(*, config: Config, warehouse: Warehouse, blocking: bool = True) -> BaseScheduler:
-    """A scheduler with one cron job per configured job, each fire going through `fire`."""
+def _moment(now: dt.datetime | None, tz: ZoneInfo) -> dt.datetime:
+    """`now` (naive means the city's wall clock) or the current time, aware in the city's timezone."""
+    return now.astimezone(tz) if now and now.tzinfo else (now.replace(tzinfo=tz) if now else dt.datetime.now(tz))
+
+
+def recent_fires(*, schedule: str, timezone: str, now: dt.datetime | None = None,
+                 within: float = MISFIRE_GRACE_SECONDS) -> list[dt.datetime]:
+    """A schedule's fire times in the `within` seconds up to now, oldest first: those a late start still runs."""
+    moment = _moment(now, ZoneInfo(timezone))
+    trigger = trigger_for(schedule=schedule, timezone=timezone)
+    fires, at = [], trigger.get_next_fire_time(None, moment - dt.timedelta(seconds=within))
+    while at is not None and at <= moment:
+        fires.append(at)
+        at = trigger.get_next_fire_time(at, at + dt.timedelta(seconds=1))
+    return fires
+
+
+def build_scheduler(*, config: Config, warehouse: Warehouse, blocking: bool = True,
+                    now: dt.datetime | None = None) -> BaseScheduler:
+    """A scheduler with one cron job per configured job, each fire going through `fire`.
+
+    A job with fires in the grace period before `now` starts due at the oldest of them, so APScheduler runs them
+    once, coalesced, at start; `fire` then skips the run if a scheduler already ran the latest of them.
+    """
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(timezone=ZoneInfo(config.timezone), job_defaults=dict(JOB_DEFAULTS))
     for name, job in config.jobs.items():
+        missed = recent_fires(schedule=job.schedule, timezone=config.timezone, now=now)
+        if missed:
+            log.info("job %s: its fire at %s was missed, within the grace period: it runs now unless a scheduler "
+                     "ran it already", name, missed[-1].isoformat(sep=" ", timespec="minutes"))
         scheduler.add_job(fire, trigger_for(schedule=job.schedule, timezone=config.timezone), id=name, name=name,
-                          kwargs=dict(config=config, warehouse=warehouse, name=name), replace_existing=True)
+                          kwargs=dict(config=config, warehouse=warehouse, name=name, scheduled=True),
+                          replace_existing=True, **({"next_run_time": missed[0]} if missed else {}))
     return scheduler
 
 
 def next_runs(*, config: Config, now: dt.datetime | None = None) -> list[tuple[str, dt.datetime]]:
     """Each job's next fire time (aware, city timezone), soonest first, for status displays."""
-    tz = ZoneInfo(config.timezone)
-    moment = now.astimezone(tz) if now and now.tzinfo else (now.replace(tzinfo=tz) if now else dt.datetime.now(tz))
+    moment = _moment(now, ZoneInfo(config.timezone))
     out = [(name, trigger_for(schedule=job.schedule, timezone=config.timezone).get_next_fire_time(None, moment))
            for name, job in config.jobs.items()]
     return sorted(((n, t) for n, t in out if t is not None), key=lambda p: p[1])
