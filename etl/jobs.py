@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import DBAPIError
 
 from etl.datasets import approvals, county_figures, hotline, ratings, service_items
 from etl.datasets.base import Context, FieldMappingError, Prepared, source_field
@@ -230,6 +231,28 @@ def refresh_dirty_marts(*, warehouse: Warehouse, config: Config) -> int:
         return n
 
 
+def warehouse_failure(exc: BaseException) -> str | None:
+    """One line for a warehouse outage (connection lost, database locked, disk full) in the error's chain, else None.
+
+    Such a run fails like an unreachable source: recorded and reported, not re-raised as a bug. The line names the
+    driver's own error (the first one raised; rolling back on a lost connection only adds "connection is lost"),
+    never the SQL statement or its parameters.
+    """
+    def operational(e: BaseException) -> bool:  # a DB-API driver's OperationalError (psycopg's, sqlite3's)
+        return any(c.__name__ == "OperationalError" for c in type(e).__mro__) and not isinstance(e, DBAPIError)
+
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain and (isinstance(exc, DBAPIError) or operational(exc)):
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    drivers = [e for e in chain if operational(e)]
+    if not drivers:
+        return None
+    first = drivers[-1]
+    message = (str(first).strip().splitlines() or [type(first).__name__])[0]
+    return f"warehouse error ({type(first).__name__}): {message}"
+
+
 def run_job(*, warehouse: Warehouse, config: Config, name: str, trigger: str = "cli",
             progress: Progress | None = None) -> RunSummary:
     """Run one configured job now; a failure is recorded with its error and returned, not raised."""
@@ -250,11 +273,15 @@ def run_job(*, warehouse: Warehouse, config: Config, name: str, trigger: str = "
         summary.status = "success"
     except (SourceError, FieldMappingError, JobError) as exc:
         summary.status, summary.error = "failed", str(exc)
-    except Exception as exc:  # noqa: BLE001 - any crash is recorded on the run, then re-raised
-        summary.status, summary.error = "failed", "".join(traceback.format_exception_only(exc)).strip()
+    except Exception as exc:  # noqa: BLE001 - any crash is recorded on the run; a bug is then re-raised
+        reason = warehouse_failure(exc)
+        summary.status, summary.error = "failed", reason or "".join(traceback.format_exception_only(exc)).strip()
         summary.seconds = time.perf_counter() - started
         _finish_run(warehouse, summary, tz=config.timezone)
-        raise
+        if reason is None:
+            raise
+        log.error("job %s failed: %s", name, reason, exc_info=exc)
+        return summary
     summary.seconds = time.perf_counter() - started
     _finish_run(warehouse, summary, tz=config.timezone)
     return summary

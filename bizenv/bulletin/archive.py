@@ -4,7 +4,11 @@ and checksum; a county viewer may list and open its own county's editions only."
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
+import os
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,17 +79,55 @@ def _next_version(session: Session, *, period: str, region_code: str, fmt: str, 
 
 def _write_new(root: Path, period: str, region_code: str, fmt: str, lang: str, version: int,
                content: bytes) -> tuple[int, str]:
-    """Write the file under the first free version; an existing file is never opened for writing."""
-    while True:
-        relative = f"{period}/{region_code}/bulletin_{period}_{region_code}_{lang}_v{version}.{fmt}"
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the file under the first free version; an existing file is never opened for writing.
+
+    The bytes go to a temporary file first, which is linked under its archive name only once whole and synced, so
+    a full disk or a crash never leaves a half-written file under an archive name. A failure is a BulletinError.
+    """
+    folder = root / period / region_code
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = folder / f".writing-{uuid.uuid4().hex}.{fmt}"  # never listed: no archive row points at it
         try:
-            with path.open("xb") as handle:
+            with written.open("xb") as handle:
                 handle.write(content)
-            return version, relative
-        except FileExistsError:
-            version += 1
+                handle.flush()
+                os.fsync(handle.fileno())
+            while True:
+                relative = f"{period}/{region_code}/bulletin_{period}_{region_code}_{lang}_v{version}.{fmt}"
+                try:
+                    _publish(written, root / relative)
+                    return version, relative
+                except FileExistsError:
+                    version += 1
+        finally:
+            written.unlink(missing_ok=True)
+    except OSError as exc:
+        reason = f"{exc.strerror} (errno {exc.errno})" if exc.strerror else str(exc)
+        raise BulletinError(t("bulletin.error.unwritable", "en", path=folder, reason=reason) + "\n"
+                            + t("bulletin.error.unwritable", "zh", path=folder, reason=reason)) from exc
+
+
+def _publish(written: Path, path: Path) -> None:
+    """Give a whole written file its archive name, never replacing a file already there (FileExistsError)."""
+    try:
+        os.link(written, path)
+        return
+    except FileExistsError:
+        raise
+    except OSError as exc:  # a file system without hard links: copy, refusing to overwrite
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+    try:
+        with path.open("xb") as target, written.open("rb") as source:
+            shutil.copyfileobj(source, target)
+            target.flush()
+            os.fsync(target.fileno())
+    except FileExistsError:
+        raise
+    except OSError:
+        path.unlink(missing_ok=True)  # the copy's own partial file, never one that was there before
+        raise
 
 
 def archive_file(*, session: Session, config: Config, period: str, region_code: str, fmt: str, lang: str,

@@ -183,6 +183,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bulletin.error.no_data": {"zh": "{period}暂无指标数据，未生成通报。",
                                "en": "No KPI data for {period}; no bulletin was built."},
     "bulletin.error.forbidden": {"zh": "无权查看该版本的通报。", "en": "You may not open this edition of the bulletin."},
+    "bulletin.error.unwritable": {
+        "zh": "通报无法写入归档目录（{path}）：{reason}。归档中没有留下不完整的文件；请检查 bulletin.archive_dir "
+              "所指目录存在、可写且磁盘有剩余空间，然后重新生成。",
+        "en": "The bulletin could not be written to the archive ({path}): {reason}. No partial file was left in the "
+              "archive; check that the folder bulletin.archive_dir names exists, is writable and has free space, "
+              "then build it again."},
     # the dashboard page (dashboard/pages/bulletin.py)
     "bulletin.page.nav": {"zh": "月度通报", "en": "Monthly bulletin"},
     "bulletin.page.title": {"zh": "月度通报", "en": "Monthly bulletin"},
