@@ -130,8 +130,9 @@ def _dashboard(dash: dict[str, Any]) -> list[str]:
 
     states = dash["cache"]
     rows = [[page, name, *(cell(by.get(s)) for s in states)] for (page, name), by in keyed.items()]
+    meaning = {"cold": "cold: read cache off", "warm": "warm: after one untimed request"}
     out = [f"Dashboard — each page's layout and callbacks through the Flask app, {dash['runs']} timed requests each "
-           "(cold: read cache off; warm: after one untimed request)",
+           f"({'; '.join(meaning[s] for s in states)})",
            grid(["page", "callback", *(f"{s} median / p95 ms" for s in states)], rows, left=2)]
     kpi = dash.get("kpi")
     if kpi:
