@@ -88,6 +88,7 @@ def _write_config(sources: Path, *, api: str, database_url: str) -> Path:
     src["ratings_inbox"]["path"] = str(sources / DEMO_LOCATIONS["ratings"])
     src["county_inbox"]["path"] = str(sources / DEMO_LOCATIONS["county"])
     raw["warehouse"]["url"] = database_url
+    raw["ranking"]["draws"] = 50  # the rank intervals are not what is tested here: fewer draws, quicker marts
     path = sources.parent / f"{sources.name}.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
