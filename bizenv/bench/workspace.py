@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import MetaData, create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from etl.demo.approval_api import start_process
@@ -29,7 +29,7 @@ from etl.demo_build import demo_wired, month_span
 from models.calendar import CalendarFallbackWarning
 from models.config import Config, HttpApiSource
 from models.db import Warehouse
-from models.migrate import downgrade, prepare_warehouse
+from models.migrate import prepare_warehouse
 from models.ops import EtlRun
 
 TRIGGER = "bench"
@@ -136,11 +136,10 @@ def reset_warehouse(*, url: str, config: Config) -> None:
         if not _holds_only_bench_runs(warehouse):
             raise BenchError(f"{warehouse.engine.url.render_as_string()} holds data that is not the benchmark's; "
                              "the benchmark empties its database, so point --database at a separate one")
-        with warehouse.engine.connect() as conn:
-            used = bool(inspect(conn).get_table_names())
-        if used:
-            prepare_warehouse(warehouse=warehouse, config=config)  # to head first, so every table has a way down
-            downgrade(warehouse.engine, "base")
+        tables = MetaData()
+        tables.reflect(bind=warehouse.engine)  # every table as it is, whatever migrations made it
+        with warehouse.engine.begin() as conn:
+            tables.drop_all(conn)
         prepare_warehouse(warehouse=warehouse, config=config)
     finally:
         warehouse.dispose()
