@@ -68,12 +68,17 @@ def _rows(engine: Engine, sql: str, **params: object) -> list[tuple]:
 
 # ---- the warehouse connection drops in the middle of a page transaction (PostgreSQL) -----------------------------
 
-DROP_CASES, DROP_PAGE = 2_400, 300  # 8 pages
+DROP_CASES, DROP_PAGE = 1_800, 300  # 6 pages
 DROP_LOCK_KEY = 80_088  # the advisory lock the test holds while the ETL's page transaction waits on it
+# Fired after each write of facts, inside the page transaction: once two pages have committed (the committed cursor
+# is past page 2's first rows), the transaction waits for the test's lock, with its page's facts merged.
 HOLD_FUNCTION = f"""
 CREATE FUNCTION fault_hold_page() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared({DROP_LOCK_KEY});
+    IF EXISTS (SELECT 1 FROM etl_cursor WHERE source = 'approval_api' AND stream = 'cases'
+               AND value >= :after) THEN
+        PERFORM pg_advisory_xact_lock_shared({DROP_LOCK_KEY});
+    END IF;
     RETURN NULL;
 END $$
 """
@@ -132,7 +137,7 @@ def test_dropped_connection_mid_page_fails_the_run_cleanly_and_the_next_fire_suc
                            accepted_from=dt.datetime(2025, 11, 3, 9))
     platform = tmp_path / "platform.db"
     _write_platform(platform, rows)
-    server, api = serve_in_thread(db_path=platform, delays={("cases", 1): 0.05})
+    server, api = serve_in_thread(db_path=platform)
     wh = Warehouse(url)
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     holder = admin.connect()  # holds the advisory lock; a session-level lock lives as long as this connection
@@ -140,20 +145,15 @@ def test_dropped_connection_mid_page_fails_the_run_cleanly_and_the_next_fire_suc
         cfg = _config_for(config, api, page_size=DROP_PAGE)
         prepare_warehouse(warehouse=wh, config=cfg)
         assert run_job(warehouse=wh, config=cfg, name="catalogue").status == "success"
+        after_two_pages = rows[DROP_PAGE + 5][GXSJ]  # page 2 ends at row 2·(DROP_PAGE - 1)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(HOLD_FUNCTION.replace(":after", f"'{after_two_pages}'"))
+            conn.exec_driver_sql(HOLD_TRIGGER)
+        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": DROP_LOCK_KEY})
         outcome: list[object] = []
         job = threading.Thread(target=lambda: outcome.append(fire(config=cfg, warehouse=wh, name="approvals")))
         job.start()
         try:
-            # Let two pages commit, then make the next page's transaction wait, after its facts are merged,
-            # on a lock the test holds: the job is then inside a page transaction, by construction.
-            deadline = time.monotonic() + 30
-            while len(_committed_state(admin)["facts"]) < 2 * (DROP_PAGE - 5):
-                assert time.monotonic() < deadline and job.is_alive(), "the load never got two pages in"
-                time.sleep(0.01)
-            holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": DROP_LOCK_KEY})
-            with admin.connect() as conn:
-                conn.execute(text(HOLD_FUNCTION))
-                conn.execute(text(HOLD_TRIGGER))
             pid, xid, wrote_facts = _held_backend(admin, timeout=20)
             assert xid and wrote_facts, "the held transaction must already have merged facts"
             before = _committed_state(admin)
