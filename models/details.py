@@ -33,6 +33,7 @@ from models.facts import (
     FactRating,
 )
 from models.kpis import read_kpi_monthly
+from models.marts import MartRatingLevelMonthly
 from models.scope import Viewer
 
 __all__ = [
@@ -330,9 +331,10 @@ def rating_levels_by_month(*, session: Session, viewer: Viewer, config: Config, 
     """Ratings per month and level (5 非常满意 … 1 非常不满意): period, level, ratings, with every level present."""
     regions = detail_regions(viewer=viewer, config=config, region_code=region_code)
     periods = _periods(start_period, period)[-max(int(limit), 1):]
-    stmt = (select(R.rated_period, R.level, func.count())
-            .where(R.region_code.in_(regions), R.rated_period.in_(periods))
-            .group_by(R.rated_period, R.level))
+    L = MartRatingLevelMonthly
+    stmt = (select(L.period, L.level, func.sum(L.ratings))
+            .where(L.region_code.in_(regions), L.period.in_(periods))
+            .group_by(L.period, L.level))
     counts = _frame(session, stmt, ["period", "level", "ratings"])
     grid = pd.MultiIndex.from_product([periods, [5, 4, 3, 2, 1]], names=["period", "level"])
     counts = counts.astype({"level": int, "ratings": int}).set_index(["period", "level"])

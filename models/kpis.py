@@ -26,7 +26,7 @@ from models.computations import COMPUTATIONS, Computation, Measure, computation_
 from models.config import Config, KpiDefinition
 from models.dims import DimRegion
 from models.facts import OVERDUE_INDEX_WHERE
-from models.marts import MartKpiMonthly
+from models.marts import MartKpiMonthly, MartRatingLevelMonthly
 from models.ops import EtlRun
 from models.ranking import rebuild_county_ranking, refresh_county_ranking, wilson_interval
 from models.scope import Viewer
@@ -261,6 +261,7 @@ def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, s
         rows += [_mart_row(kpi=kpi, comp=comp, config=config, pair=pair, sums=sums, medians=medians)
                  for pair in targets + city_rows]
     _replace_rows(conn, rows)
+    refresh_rating_levels(conn=conn, pairs=pairs_by_table.get("fact_rating", set()))
     refresh_derived_values(conn=conn, config=config, kpi_codes=[k.code for k in kpis],
                            region_codes=sorted({r for r, _ in all_pairs} | {config.city.code}), since=periods[0])
     if rank:
@@ -291,6 +292,25 @@ def _replace_rows(conn: Connection, rows: list[dict]) -> None:
         conn.execute(insert(MartKpiMonthly), rows[i:i + 5000])
 
 
+def refresh_rating_levels(*, conn: Connection, pairs: set[Pair]) -> None:
+    """Recount ratings per level for the county-months a load touched (a pair with no ratings left has no rows)."""
+    if not pairs:
+        return
+    key = tuple_(MartRatingLevelMonthly.region_code, MartRatingLevelMonthly.period)
+    ordered = sorted(pairs)
+    for i in range(0, len(ordered), 500):
+        conn.execute(delete(MartRatingLevelMonthly).where(key.in_(ordered[i:i + 500])))
+    sql = text("SELECT region_code, rated_period, level, COUNT(*) FROM fact_rating "
+               "WHERE region_code IN :regions AND rated_period IN :periods "
+               "GROUP BY region_code, rated_period, level").bindparams(
+        bindparam("regions", expanding=True), bindparam("periods", expanding=True))
+    found = conn.execute(sql, {"regions": sorted({r for r, _ in pairs}), "periods": sorted({p for _, p in pairs})})
+    rows = [dict(region_code=r, period=p, level=int(level), ratings=int(n)) for r, p, level, n in found
+            if (r, p) in pairs]
+    if rows:
+        conn.execute(insert(MartRatingLevelMonthly), rows)
+
+
 FACT_MONTHS = {"fact_approval_case": "completed_period", "fact_rating": "rated_period",
                "fact_hotline_ticket": "received_period", "fact_county_figure": "period"}
 
@@ -298,6 +318,7 @@ FACT_MONTHS = {"fact_approval_case": "completed_period", "fact_rating": "rated_p
 def rebuild_kpi_marts(*, conn: Connection, config: Config, today: dt.date | None = None) -> int:
     """Recompute every mart row from the facts (after a config change, or to repair), as the loads would have."""
     conn.execute(delete(MartKpiMonthly))
+    conn.execute(delete(MartRatingLevelMonthly))
     pairs_by_table = {}
     for table, period_column in FACT_MONTHS.items():
         sql = f"SELECT DISTINCT region_code, {period_column} FROM {table} WHERE {period_column} IS NOT NULL"

@@ -71,3 +71,15 @@ class MartCountyIndicatorScore(Base):
     score: Mapped[float | None] = mapped_column(Float)  # 0-100, NULL when left out
     points: Mapped[float | None] = mapped_column(Float)  # what this indicator adds to the composite
     flag: Mapped[str | None] = mapped_column(String(32))  # 'shrunk', 'small_sample', 'no_data'
+
+
+class MartRatingLevelMonthly(Base):
+    """Ratings per (county, month, level 1-5): the service page's levels chart reads a few hundred rows, not every
+    rating. Refreshed with the KPI marts for the pairs a load touched; the city is the sum of its counties."""
+
+    __tablename__ = "mart_rating_level_monthly"
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("dim_region.code"), primary_key=True)
+    period: Mapped[str] = mapped_column(PERIOD, primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ratings: Mapped[int] = mapped_column(Integer)

@@ -152,11 +152,25 @@ def test_full_rebuild_equals_the_incremental_marts(demo) -> None:
     pd.testing.assert_frame_equal(_frame(wh, sql), incremental)
 
 
+def test_rating_level_mart_equals_a_count_of_the_ratings(demo) -> None:
+    """The level mart kept up to date by the loads holds, per county-month and level, the ratings the facts hold."""
+    _cfg, _result, wh = demo
+    mart = _frame(wh, "SELECT region_code, period, level, ratings FROM mart_rating_level_monthly "
+                      "ORDER BY region_code, period, level")
+    facts = _frame(wh, "SELECT region_code, rated_period, level FROM fact_rating")
+    counted = (facts.groupby(["region_code", "rated_period", "level"]).size().rename("ratings").reset_index()
+               .rename(columns={"rated_period": "period"}).sort_values(["region_code", "period", "level"]))
+    assert len(mart) > 100
+    pd.testing.assert_frame_equal(mart.astype({"level": int, "ratings": int}).reset_index(drop=True),
+                                  counted.astype({"level": int, "ratings": int}).reset_index(drop=True))
+
+
 _MARTS_BY_ENGINE: dict[str, dict[str, pd.DataFrame]] = {}
 MART_QUERIES = {
     "mart_kpi_monthly": "SELECT * FROM mart_kpi_monthly ORDER BY region_code, period, kpi_code",
     "mart_county_ranking": "SELECT * FROM mart_county_ranking ORDER BY region_code, period",
     "mart_county_indicator_score": "SELECT * FROM mart_county_indicator_score ORDER BY region_code, period, kpi_code",
+    "mart_rating_level_monthly": "SELECT * FROM mart_rating_level_monthly ORDER BY region_code, period, level",
 }
 
 
