@@ -50,7 +50,8 @@ def _periods_desc() -> list[str]:
 def _departments() -> pd.DataFrame:
     return warehouse_read(lambda s: details.department_options(session=s, viewer=current_viewer(),
                                                                config=current_config()),
-                          default=pd.DataFrame(columns=["dept_code", "dept_name"]))
+                          default=pd.DataFrame(columns=["dept_code", "dept_name"]),
+                          cache_key=("approvals.departments",))
 
 
 def _today() -> dt.date:
@@ -165,6 +166,12 @@ def render_asof(lang: str | None) -> str:
     return views.asof_text(warehouse_read(lambda s: data_as_of(session=s), default=None), current_lang(lang))
 
 
+def _key(f: dict) -> tuple:
+    """What a filtered read depends on besides the viewer and the data version (which every cache key holds);
+    the day matters for the as-of day of the running month."""
+    return (*sorted((k, v) for k, v in f.items() if k != "lang"), _today())
+
+
 def render_distribution(region, start, end, dept, channel, lang):  # noqa: ANN001, ANN201
     """The distribution of working days of the cases completed in the chosen months."""
     lang = current_lang(lang)
@@ -174,7 +181,8 @@ def render_distribution(region, start, end, dept, channel, lang):  # noqa: ANN00
     frame = warehouse_read(lambda s: details.working_days_distribution(
         session=s, viewer=current_viewer(), config=current_config(), region_code=f["region"], period=f["end"],
         start_period=f["start"], dept_code=f["dept"], channel=f["channel"], limit=views.DIST_LIMIT),
-        default=pd.DataFrame(columns=["working_days", "cases", "within_limit", "beyond_limit", "no_limit"]))
+        default=pd.DataFrame(columns=["working_days", "cases", "within_limit", "beyond_limit", "no_limit"]),
+        cache_key=("approvals.distribution", *_key(f)))
     heading = t("approvals.dist.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 range=views.range_text(f["start"], f["end"], lang))
     return heading, views.distribution_summary(frame, lang), views.distribution_figure(frame, lang)
@@ -192,7 +200,8 @@ def render_trends(region, start, end, lang):  # noqa: ANN001, ANN201
     periods = views.trend_periods(end)
     frame = warehouse_read(lambda s: read_kpi_monthly(session=s, viewer=current_viewer(),
                                                       kpi_codes=[k.code for k in kpis], periods=periods,
-                                                      region_codes=[region_code]), default=pd.DataFrame())
+                                                      region_codes=[region_code]), default=pd.DataFrame(),
+                           cache_key=("approvals.trends", region_code, tuple(periods), tuple(k.code for k in kpis)))
     region_text = views.region_label(region_code, config, lang)
     out_titles, out_figs = [], []
     for i in range(2):
@@ -214,7 +223,8 @@ def render_overdue(region, end, dept, channel, lang):  # noqa: ANN001, ANN201
         return "", "", []
     f = _filters(region, end, end, dept, channel, lang=lang)
     frame = warehouse_read(lambda s: views.overdue_source(s, current_viewer(), current_config(), f),
-                           default=pd.DataFrame(columns=[c.field for c in views.OVERDUE_COLUMNS]))
+                           default=pd.DataFrame(columns=[c.field for c in views.OVERDUE_COLUMNS]),
+                           cache_key=("approvals.overdue", *_key(f)))
     heading = t("approvals.overdue.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 asof=views.asof_day_text(f["end"], _today(), lang))
     table = data_table(table_id=views.OVERDUE_TABLE, frame=frame, lang=lang, filters=f, page_size=20, height=420)
@@ -228,7 +238,8 @@ def render_items(region, start, end, dept, channel, order, lang):  # noqa: ANN00
         return "", []
     f = _filters(region, start, end, dept, channel, order, lang=lang)
     frame = warehouse_read(lambda s: views.items_source(s, current_viewer(), current_config(), f),
-                           default=pd.DataFrame(columns=details.SLOWEST_COLUMNS))
+                           default=pd.DataFrame(columns=details.SLOWEST_COLUMNS),
+                           cache_key=("approvals.items", *_key(f)))
     heading = t("approvals.items.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 range=views.range_text(f["start"], f["end"], lang))
     return heading, data_table(table_id=views.ITEMS_TABLE, frame=frame, lang=lang, filters=f, page_size=20,

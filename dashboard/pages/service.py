@@ -51,8 +51,10 @@ def _filters(region, start, end, lang=None) -> dict:  # noqa: ANN001
 
 def _read(fn, f: dict, default, **kw):  # noqa: ANN001, ANN202
     """One `models.details` read for the filters, with the current viewer."""
+    key = (f"service.{fn.__name__}", f["region"], f["start"], f["end"], *sorted(kw.items()), _today())
     return warehouse_read(lambda s: fn(session=s, viewer=current_viewer(), config=current_config(),
-                                       region_code=f["region"], period=f["end"], **kw), default=default)
+                                       region_code=f["region"], period=f["end"], **kw), default=default,
+                          cache_key=key)
 
 
 # ---- layout -------------------------------------------------------------------------------------------------------
