@@ -81,9 +81,9 @@ def test_etl_rows_match_the_warehouse_and_ratios_are_quotients(bench_run: tuple[
             in_table = db.execute(f"SELECT COUNT(*) FROM {job['table']}").fetchone()[0]
             # the table as the full load left it: the new day's inserts came afterwards
             assert job["rows"] == in_table - new_day[job["job"]]["rows_inserted"], job
-            assert job["limit"]["rows"] == job["naive"]["rows"] == job["rows"]
+            assert job["limit"]["rows"] == job["indexed"]["rows"] == job["naive"]["rows"] == job["rows"]
             assert math.isclose(job["rows_per_s"], job["rows"] / job["seconds"])
-            for kind in ("limit", "naive"):
+            for kind in ("limit", "indexed", "naive"):
                 assert math.isclose(job[kind]["rows_per_s"], job[kind]["rows"] / job[kind]["seconds"])
                 if job["rows"]:
                     assert math.isclose(job[f"ratio_{kind}"], job["rows_per_s"] / job[kind]["rows_per_s"])
@@ -95,6 +95,7 @@ def test_etl_rows_match_the_warehouse_and_ratios_are_quotients(bench_run: tuple[
     assert total["rows"] == sum(j["rows"] for j in etl["jobs"])
     assert math.isclose(total["ratio_limit"], total["rows_per_s"] / total["limit"]["rows_per_s"])
     assert math.isclose(total["ratio_naive"], total["rows_per_s"] / total["naive"]["rows_per_s"])
+    assert math.isclose(total["ratio_indexed"], total["rows_per_s"] / total["indexed"]["rows_per_s"])
     # the printed ratio is the quotient of the printed rates (rounded as printed)
     row = _printed_row(stdout, "all jobs")
     rate, limit, naive, ratio_limit, ratio_naive = (_number(c) for c in row[4:5] + row[6:10])

@@ -5,7 +5,8 @@ warms another's caches; the limit and the naive way run after them in one more p
 end, source to refreshed marts (`run_job`). The limit and the naive way read the loaded table back (untimed) and
 insert those rows into an empty scratch table with the table's columns and primary key and no secondary index:
 the limit with a raw `sqlite3` `executemany` (COPY through psycopg 3 on PostgreSQL), the naive way with
-`DataFrame.to_sql` and its default method.
+`DataFrame.to_sql` and its default method. The limit is measured once more into a copy that also has the table's
+secondary indexes ("indexed"): the cost any loader of that table pays, whatever it does before the insert.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Column, MetaData, Table, func, select, text
+from sqlalchemy import Column, Index, MetaData, Table, func, select, text
 
 from bizenv.bench.child import in_child
 from bizenv.bench.workspace import TRIGGER, Site, approval_api
@@ -29,6 +30,7 @@ TABLES = {"service_items": DimServiceItem.__table__, "approvals": FactApprovalCa
           "hotline": FactHotlineTicket.__table__, "ratings": FactRating.__table__,
           "county_figures": FactCountyFigure.__table__}
 SCRATCH_PREFIX = "bench_scratch_"
+KINDS = ("limit", "indexed", "naive")  # the baselines each load is compared with
 
 Echo = Callable[[str], None]
 
@@ -54,14 +56,20 @@ def run_one_job(*, config: Config, url: str, job: str) -> dict[str, Any]:
             "marts_rows": s.marts_refreshed}
 
 
-def scratch_table(table: Table) -> Table:
-    """An empty copy of a table's columns and primary key, without indexes or foreign keys."""
+def scratch_table(table: Table, *, indexed: bool = False) -> Table:
+    """An empty copy of a table's columns and primary key, without foreign keys; with its secondary indexes
+    (partial ones included) when `indexed`."""
     columns = [Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in table.columns]
-    return Table(SCRATCH_PREFIX + table.name, MetaData(), *columns)
+    scratch = Table(SCRATCH_PREFIX + table.name, MetaData(), *columns)
+    if indexed:
+        for index in table.indexes:
+            Index(SCRATCH_PREFIX + str(index.name), *(scratch.c[c.name] for c in index.columns),
+                  unique=index.unique, **index.dialect_kwargs)
+    return scratch
 
 
-def _fresh(engine: Any, table: Table) -> Table:
-    scratch = scratch_table(table)
+def _fresh(engine: Any, table: Table, *, indexed: bool = False) -> Table:
+    scratch = scratch_table(table, indexed=indexed)
     with engine.begin() as conn:
         scratch.drop(conn, checkfirst=True)
         scratch.create(conn)
@@ -108,6 +116,9 @@ def _baseline(source: Warehouse, target: Warehouse, dataset: str) -> dict[str, A
     scratch = _fresh(target.engine, table)
     method, limit_seconds = _raw_insert(target.engine, scratch, rows)
     limit_rows = _count(target.engine, scratch)
+    scratch = _fresh(target.engine, table, indexed=True)
+    _method, indexed_seconds = _raw_insert(target.engine, scratch, rows)
+    indexed_rows = _count(target.engine, scratch)
     del rows
     with source.engine.connect() as conn:  # untimed: the frame a pandas user would have
         frame = pd.read_sql_query(text(_select_sql(table)), conn)
@@ -119,6 +130,8 @@ def _baseline(source: Warehouse, target: Warehouse, dataset: str) -> dict[str, A
     with target.engine.begin() as conn:
         scratch.drop(conn, checkfirst=True)
     return {"limit": {"method": method, "rows": limit_rows, "seconds": limit_seconds},
+            "indexed": {"method": f"{method}, with the table's indexes", "rows": indexed_rows,
+                        "seconds": indexed_seconds},
             "naive": {"method": "pandas to_sql", "rows": naive_rows, "seconds": naive_seconds}}
 
 
@@ -161,7 +174,7 @@ def bench_etl(site: Site, *, compare: bool, echo: Echo) -> dict[str, Any]:
         echo("  the same rows by the limit and by to_sql ...")
         base = in_child(baselines, url=site.url, scratch_url=site.scratch_url, datasets=[j["dataset"] for j in jobs])
         for entry in jobs:
-            for kind in ("limit", "naive"):
+            for kind in KINDS:
                 figures = base["datasets"][entry["dataset"]][kind]
                 entry[kind] = {**figures, "rows_per_s": _rate(figures["rows"], figures["seconds"])}
             _ratios(entry)
@@ -170,7 +183,7 @@ def bench_etl(site: Site, *, compare: bool, echo: Echo) -> dict[str, Any]:
 
 def _ratios(entry: dict[str, Any]) -> None:
     """ETL rows/s over the limit's and over to_sql's (None when a side has no rate)."""
-    for kind in ("limit", "naive"):
+    for kind in KINDS:
         other = entry[kind]["rows_per_s"]
         entry[f"ratio_{kind}"] = entry["rows_per_s"] / other if other else None
 
@@ -182,7 +195,7 @@ def _total(jobs: list[dict[str, Any]], compare: bool) -> dict[str, Any]:
                              "rows_read": sum(j["rows_read"] for j in jobs),
                              "peak_rss_mb": max((j["peak_rss_mb"] for j in jobs), default=0.0)}
     if compare and jobs:
-        for kind in ("limit", "naive"):
+        for kind in KINDS:
             k_rows = sum(j[kind]["rows"] for j in jobs)
             k_seconds = sum(j[kind]["seconds"] for j in jobs)
             total[kind] = {"method": jobs[0][kind]["method"], "rows": k_rows, "seconds": k_seconds,

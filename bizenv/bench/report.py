@@ -75,20 +75,22 @@ def _etl(etl: dict[str, Any]) -> list[str]:
     compared = "limit" in etl["total"]
     head = ["job", "table", "rows", "read", "seconds", "rows/s", "peak RSS MB"]
     if compared:
-        head += ["limit rows/s", "to_sql rows/s", "ETL/limit", "ETL/to_sql"]
+        head += ["limit rows/s", "to_sql rows/s", "ETL/limit", "ETL/to_sql", "limit+idx rows/s", "ETL/limit+idx"]
     rows = []
     for entry in [*etl["jobs"], {"job": "all jobs", "table": "", **etl["total"]}]:
         row = [entry["job"], entry["table"], _n(entry["rows"]), _n(entry["rows_read"]), _s(entry["seconds"]),
                _n(entry["rows_per_s"]), _mb(entry["peak_rss_mb"])]
         if compared:
             row += [_n(entry["limit"]["rows_per_s"]), _n(entry["naive"]["rows_per_s"]), _x(entry["ratio_limit"]),
-                    _x(entry["ratio_naive"])]
+                    _x(entry["ratio_naive"]), _n(entry["indexed"]["rows_per_s"]), _x(entry["ratio_indexed"])]
         rows.append(row)
     out = ["ETL — a full load of each job, end to end (source → refreshed marts), each job in its own process",
            grid(head, rows, left=2)]
     if compared:
         method = etl["total"]["limit"]["method"]
         out.append(f"limit: {method} of the same rows into an empty table with the same columns and primary key; "
+                   "limit+idx: the same, into a table that also has the loaded table's indexes (what any loader "
+                   "of that table pays); "
                    "to_sql: pandas DataFrame.to_sql (default method) of the same rows into the same kind of table; "
                    "the rows are read back from the loaded table first, untimed.")
     out.append("rows: rows in the table after the load; read: source rows read (rejected and duplicate rows "
