@@ -152,3 +152,7 @@ def test_dashboard_figures_and_the_kpi_answered_three_ways(bench_run: tuple[dict
     assert goals["etl_vs_to_sql"]["value"] == result["etl"]["total"]["ratio_naive"]
     assert all(g["met"] == (g["value"] >= g["least"]) for g in goals.values())
     assert "bulletin" not in result and "Bulletin" not in stdout
+    loads = dash["browser"]  # the overview in Chromium: loaded twice after one untimed load
+    assert set(loads["pages"]) == {"/"} and len(loads["pages"]["/"]["samples_ms"]) == 2
+    assert 0 < loads["pages"]["/"]["median_ms"] <= loads["pages"]["/"]["max_ms"] < 60_000
+    assert "Full page loads in headless Chromium" in stdout

@@ -50,7 +50,8 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
                       runs=min(args.runs, 100), kpi_runs=min(args.kpi_runs, 1000),
                       cache=("cold", "warm") if args.cache == "both" else (args.cache,),
                       pages=args.pages.split(",") if args.pages else None,
-                      workdir=Path(args.workdir) if args.workdir else None, keep=args.keep)
+                      workdir=Path(args.workdir) if args.workdir else None, keep=args.keep,
+                      browser=not args.no_browser)
     try:
         result = run_bench(config=config, options=options, echo=_echo)
     except BenchError as exc:
@@ -124,5 +125,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--workdir", help="keep sources and warehouse in this folder (default: a temporary one, "
                                          "removed afterwards)")
     bench.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    bench.add_argument("--no-browser", action="store_true",
+                       help="leave out the full page loads in headless Chromium (dashboard section)")
     bench.set_defaults(func=cmd_bench)
     _add_load(bench)

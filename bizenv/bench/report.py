@@ -148,7 +148,18 @@ def _dashboard(dash: dict[str, Any]) -> list[str]:
                 f"({kpi['regions']} regions; {kpi['fact_rows']:,} rows in {'fact_approval_case'}); "
                 f"{kpi['mart']['runs']} timed answers each; the same answer all three ways: {agree}",
                 grid(["way", "median ms", "p95 ms", "÷ marts", "how"], rows, last_left=True)]
-    return out
+    return out + _browser(dash.get("browser"))
+
+
+def _browser(loads: dict[str, Any] | None) -> list[str]:
+    if not loads:
+        return []
+    if "skipped" in loads:
+        return ["", f"Full page loads in Chromium: skipped: {loads['skipped']}"]
+    rows = [[path, _ms(p["median_ms"]), _ms(p["max_ms"])] for path, p in loads["pages"].items()]
+    return ["", f"Full page loads in headless Chromium at {loads['width']} px — navigation start to the last "
+                f"callback answered, {loads['runs']} loads each after one untimed (scripts cached)",
+            grid(["page", "median ms", "max ms"], rows, left=1)]
 
 
 def _bulletin(b: dict[str, Any]) -> list[str]:

@@ -40,6 +40,7 @@ class Options:
     pages: Sequence[str] | None = None
     workdir: Path | None = None
     keep: bool = False
+    browser: bool = True  # full page loads in headless Chromium, in the dashboard section
     today: dt.date | None = None
 
 
@@ -96,6 +97,12 @@ def _dashboard(site: Site, options: Options, month: str, echo: Echo) -> dict[str
                            "callbacks": callbacks(site, runs=options.runs, states=options.cache, pages=options.pages)}
     echo("  one KPI three ways ...")
     out["kpi"] = kpi_three_ways(site, month=month, runs=options.kpi_runs)
+    if options.browser:
+        from bizenv.bench.browser import PAGES, page_loads
+
+        echo("  full page loads in Chromium ...")
+        paths = [("/" if name == "overview" else f"/{name}") for name in options.pages] if options.pages else PAGES
+        out["browser"] = page_loads(site, runs=options.runs, pages=paths, echo=echo)
     return out
 
 
