@@ -72,7 +72,7 @@ ROLE_PATTERN = ("county", "staff", "county", "leader", "county", "staff", "count
 ROLE_ACCOUNTS = {"leader": "leader", "county": "county", "staff": "analyst"}  # simulated role -> account role
 LOCATION_PROPS = ("pathname", "search", "hash", "href")
 MAX_CONNECTIONS_PER_USER = 6  # what a browser opens to one host
-KEEPALIVE_REUSE_SECONDS = 3.0  # gunicorn closes idle keep-alive connections after 5 s
+KEEPALIVE_REUSE_SECONDS = 30.0  # a browser reuses an idle connection (gunicorn keeps one open 75 s)
 MAX_WAVES = 12
 ETL_FRACTION = 0.2  # where in the window the ETL run starts
 NEVER_CRON = "0 0 1 1 *"  # a schedule that does not fire during a run (midnight on New Year's day)
@@ -431,22 +431,37 @@ def cache_key_prefix(config_path: Path, database_url: str) -> str:
             os.environ["BIZENV_CACHE"] = saved
 
 
-def delete_redis_keys(url: str, prefix: str) -> int:
-    """Delete the run's cache keys; returns how many there were."""
+def redis_hits(url: str) -> tuple[int, int] | None:
+    """(keyspace hits, misses) of the Redis server so far, or None when it cannot be read."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        stats = client.info("stats")
+        client.close()
+        return int(stats["keyspace_hits"]), int(stats["keyspace_misses"])
+    except Exception:  # noqa: BLE001 - a figure for the report, never a reason to fail the run
+        return None
+
+
+def delete_redis_keys(url: str, prefix: str) -> dict[str, int]:
+    """Delete the run's cache keys; returns how many there were per read (the key's name part)."""
     import redis
 
     client = redis.Redis.from_url(url, socket_timeout=5)
-    deleted = 0
+    counts: dict[str, int] = {}
     batch: list[bytes] = []
     for key in client.scan_iter(match=f"*{prefix}:*", count=1000):  # flask-caching puts its own prefix first
+        name = key.decode("utf-8", "replace").split(f"{prefix}:", 1)[-1].split(":", 1)[0]
+        counts[name] = counts.get(name, 0) + 1
         batch.append(key)
         if len(batch) >= 500:
-            deleted += client.delete(*batch)
+            client.delete(*batch)
             batch.clear()
     if batch:
-        deleted += client.delete(*batch)
+        client.delete(*batch)
     client.close()
-    return deleted
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 @dataclass(frozen=True)
@@ -660,7 +675,9 @@ def tear_down(options: Options, site: Site, *, echo: Echo, report: dict[str, Any
                             "left": group_alive(c.pid)} for c in site.children]
     if site.redis_prefix:
         with contextlib.suppress(Exception):
-            report["redis_keys_deleted"] = delete_redis_keys(options.redis_url, site.redis_prefix)
+            keys = delete_redis_keys(options.redis_url, site.redis_prefix)
+            report["redis_keys_deleted"] = sum(keys.values())
+            report["redis_keys_by_read"] = keys
     if site.pg_database:
         try:
             drop_pg_database(options.pg_admin_url, site.pg_database)
@@ -1398,6 +1415,9 @@ def format_report(report: dict[str, Any]) -> str:
               f"server side (gunicorn access log, the window's {server.get('count', 0):,} requests): "
               f"p50 {_fmt(server.get('p50', float('nan')))}, p95 {_fmt(server.get('p95', float('nan')))}, "
               f"p99 {_fmt(server.get('p99', float('nan')))} ms",
+              *([f"read cache (Redis, the whole server's keyspace): {report['redis']['hits']:,} hits, "
+                 f"{report['redis']['misses']:,} misses ({report['redis']['hit_rate']:.0%} hits) in the window"]
+                if report.get("redis") else []),
               f"throughput {s['throughput_rps']:.1f} requests/s, {s['page_views']:,} page views; errors "
               f"{o['errors']:,}; CPU over the window: web server {report.get('web_cpu_share', 0):.0%}, "
               f"this load generator {report.get('client_cpu_share', 0):.0%} of the machine's cores"]
@@ -1467,6 +1487,7 @@ def drive(options: Options, *, site: Site, config: Config, accounts: Sequence[Ac
         run.stop.wait(max(0.0, start - time.monotonic()))
         opened = time.time()
         cpu_before, own_before = cpu_seconds(site.web.pid) if site.web else 0.0, time.process_time()
+        hits_before = redis_hits(options.redis_url) if site.cache == "redis" else None
         echo(f"  window open: {len(users)} users for {options.duration:.0f} s")
         if options.etl == "cli" and not run.over():  # the command takes a few seconds to start: the run is inside
             etl_child = spawn("etl run", [*bizenv_command(), "--config", str(site.config_path), "etl", "run",
@@ -1475,6 +1496,10 @@ def drive(options: Options, *, site: Site, config: Config, accounts: Sequence[Ac
         while time.monotonic() < run.end and not run.stop.is_set():
             run.stop.wait(min(1.0, max(0.0, run.end - time.monotonic())))
         cpu_after, own_after = cpu_seconds(site.web.pid) if site.web else 0.0, time.process_time()
+        hits_after = redis_hits(options.redis_url) if site.cache == "redis" else None
+        if hits_before and hits_after:
+            hits, misses = hits_after[0] - hits_before[0], hits_after[1] - hits_before[1]
+            extra["redis"] = {"hits": hits, "misses": misses, "hit_rate": hits / max(1, hits + misses)}
     finally:
         run.stop.set()
         for t in threads:
@@ -1565,8 +1590,8 @@ def run_load(options: Options, config: Config, *, echo: Echo = print) -> tuple[i
         report["summary"] = summarise(run)
         report["server"] = server_latency(site.workdir / "access.log", start=extra["utc_start"],
                                           end=extra["utc_start"] + dt.timedelta(seconds=options.duration))
-        for key in ("web_cpu_s", "web_cpu_share", "client_cpu_share"):
-            report[key] = extra[key]
+        for key in ("web_cpu_s", "web_cpu_share", "client_cpu_share", "redis"):
+            report[key] = extra.get(key)
         report["etl_runs"] = _etl_report(site, after_id=after_id, wall_start=extra["wall_start"])
         code, report["verdict"] = _verdict(options, report)
     except KeyboardInterrupt:
