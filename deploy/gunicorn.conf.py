@@ -17,9 +17,10 @@ Why these choices:
   inherited that talks to the outside: `post_fork` drops the warehouse engine's pool in each worker (without
   closing the master's sockets), so no two processes ever share a PostgreSQL connection. The Redis client checks
   its pid and reconnects by itself.
-- **timeouts.** `timeout` is the longest a request may run before its worker is killed: exports of a city-wide
-  table and cold callbacks take a few seconds; 60 s catches only a stuck worker. `graceful_timeout` lets running
-  requests finish on a reload or SIGTERM.
+- **timeouts.** With gthread workers `timeout` is the heartbeat of a worker's main loop: a worker that stops
+  answering it for 60 s (hung, not merely busy) is killed and replaced. It does not cut a slow request short (its
+  thread keeps running); the database's `statement_timeout` is the place for that. `graceful_timeout` lets
+  running requests finish on a reload or SIGTERM.
 - **keepalive longer than nginx's.** nginx keeps up to 32 idle connections to gunicorn
   (deploy/nginx/bizenv.conf) and reuses one for up to 60 s (its upstream keepalive_timeout). If gunicorn closed
   an idle connection first, a callback POSTed on it in that instant would come back 502: nginx retries only
@@ -38,7 +39,7 @@ Environment:
 | `BIZENV_BIND` | `127.0.0.1:8050` | address(es) to listen on, comma-separated; nginx terminates HTTPS in front |
 | `BIZENV_WEB_WORKERS` | cores + 1 | worker processes |
 | `BIZENV_WEB_THREADS` | 8 | threads per worker |
-| `BIZENV_WEB_TIMEOUT` | 60 | seconds before a stuck worker is killed |
+| `BIZENV_WEB_TIMEOUT` | 60 | seconds before a hung worker is killed |
 | `BIZENV_ACCESS_LOG` | `-` (stdout) | access log file; empty to switch it off |
 | `BIZENV_ERROR_LOG` | `-` (stderr) | error log file |
 | `BIZENV_LOG_LEVEL` | `info` | gunicorn's log level |

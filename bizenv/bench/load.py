@@ -14,20 +14,23 @@ Before the window the approvals cursor is cleared, so the ETL run in the window 
 stream (fetch, validate, stage, merge: a catch-up load, the heaviest the scheduler does) and then commits a new
 data version, which makes every cached read stale at once. `--etl scheduler` (the default) gives the approvals job
 a one-minute cron and starts the window so that the fire lands a fifth of the way in; `--etl cli` starts
-`bizenv etl run approvals` at that moment instead; `--etl none` runs no ETL.
+`bizenv etl run approvals` as the window opens instead (its run begins once the command has started); `--etl
+none` runs no ETL.
 
 The users: accounts made for the run (`models.accounts.add_user`), a mix of leaders, county bureaus and city staff,
-each logged in through the real form (CSRF token, session cookie), then looping over overview → ranking → county
-profile → a month change → an export (CSV or XLSX of a drill-down table; leaders read only and skip it), with a
-think time between steps. A page is loaded as Chromium loads it (checked against a recording): GET the page,
-`/_dash-layout` and `/_dash-dependencies`, then `/_dash-update-component` for the callbacks the renderer fires,
-wave by wave, with payloads built from the real dependency list and the components the server returned (up to
-six requests at once, as a browser does). Any non-2xx answer, an answer that is not a Dash callback response, a
-page that is not the app (e.g. a redirect to the login), a download without a file, or a timeout is an error.
+each logged in through the real form (CSRF token, session cookie) before the window opens, then looping over
+overview → ranking → county profile → a month change → an export (CSV or XLSX of a drill-down table; leaders
+read only and skip it), with a think time between steps. A page is loaded as Chromium loads it (checked against
+a recording of the same steps): GET the page, `/_dash-layout` and `/_dash-dependencies`, then
+`/_dash-update-component` for the callbacks the renderer fires, wave by wave, with payloads built from the real
+dependency list and the components the server returned (up to six requests at once, as a browser does). Any
+non-2xx answer, an answer that is not a Dash callback response, a page that is not the app (e.g. a redirect to
+the login), a download without a file, or a timeout is an error.
 
-Reported: p50/p95/p99 per request type, per page view (first request to last callback) and overall, throughput,
-errors, the ETL runs that overlapped the window, and the CPU the web server used. Deterministic for a seed, except
-for what the machine's timing changes.
+Reported: p50/p95/p99 per request type, per page view (first request to last callback), per twelfth of the window
+and overall; the server-side latency from gunicorn's access log; throughput, errors, the ETL runs that overlapped
+the window, Redis hits and misses, and the CPU the web server and the load generator used. The users' choices
+and think times are fixed by the seed; the timings are the machine's.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ REPO = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-ROLE_PATTERN = ("county", "staff", "county", "leader", "county", "staff", "county", "leader", "county", "staff")
+DEFAULT_MIX = "county:5,staff:3,leader:2"  # half county bureaus, three in ten city staff, two in ten leaders
 ROLE_ACCOUNTS = {"leader": "leader", "county": "county", "staff": "analyst"}  # simulated role -> account role
 LOCATION_PROPS = ("pathname", "search", "hash", "href")
 MAX_CONNECTIONS_PER_USER = 6  # what a browser opens to one host
@@ -101,6 +104,7 @@ class Options:
     workers: int | None = None
     threads: int | None = None
     think: tuple[float, float] = (3.0, 8.0)
+    mix: dict[str, int] = field(default_factory=lambda: parse_mix(DEFAULT_MIX))
     ramp: float | None = None
     seed: int = 20240329
     timeout: float = 30.0
@@ -122,6 +126,22 @@ def _think(value: str) -> tuple[float, float]:
     return pair
 
 
+def parse_mix(value: str) -> dict[str, int]:
+    """`county:5,staff:3,leader:2` as {role: weight}; roles: county (a county bureau), staff (city bureau staff,
+    the analyst role) and leader."""
+    mix: dict[str, int] = {}
+    for part in value.split(","):
+        role, _, weight = part.strip().partition(":")
+        if role not in ROLE_ACCOUNTS or not weight.strip().isdigit() or int(weight) < 0:
+            raise argparse.ArgumentTypeError(f"expected ROLE:WEIGHT,… with roles {', '.join(ROLE_ACCOUNTS)}, "
+                                             f"got {part!r}")
+        mix[role] = mix.get(role, 0) + int(weight)
+    mix = {role: weight for role, weight in mix.items() if weight}
+    if not mix:
+        raise argparse.ArgumentTypeError("the mix needs at least one role with a weight above 0")
+    return mix
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """The options of `bizenv bench load`."""
     parser.add_argument("--users", type=int, default=50, help="simulated logged-in users (default 50)")
@@ -136,14 +156,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis for --cache redis (default: %(default)s)")
     parser.add_argument("--etl", choices=("scheduler", "cli", "none"), default="scheduler",
                         help="how the ETL load in the window starts: a one-minute cron of `bizenv scheduler` (the "
-                             "window is aligned to its fire, up to a minute of waiting), `bizenv etl run` a fifth "
-                             "into the window, or none (default scheduler)")
+                             "window is aligned to its fire, up to a minute of waiting), `bizenv etl run` started "
+                             "as the window opens, or none (default scheduler)")
     parser.add_argument("--scale", type=float, default=0.02, help="demo volume (default 0.02)")
     parser.add_argument("--months", type=int, default=12, help="demo months (default 12)")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: deploy/gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: the config's)")
     parser.add_argument("--think", type=_think, default=(3.0, 8.0), metavar="MIN-MAX",
                         help="seconds a user reads a page before the next step, uniform (default 3-8)")
+    parser.add_argument("--mix", type=parse_mix, default=parse_mix(DEFAULT_MIX), metavar="ROLE:W,…",
+                        help=f"users by role: county (a county bureau), staff (city staff), leader "
+                             f"(default {DEFAULT_MIX})")
     parser.add_argument("--ramp", type=float, default=None,
                         help="seconds over which the users log in, before the window (default: 0.2 s a user, "
                              "2 to 30)")
@@ -162,7 +185,8 @@ def options_from(args: argparse.Namespace) -> Options:
         raise LoadError("--users must be at least 1 and --duration positive")
     return Options(users=args.users, duration=args.duration, engine=args.engine, pg_admin_url=args.pg_admin_url,
                    cache=args.cache, redis_url=args.redis_url, etl=args.etl, scale=args.scale, months=args.months,
-                   workers=args.workers, threads=args.threads, think=tuple(args.think), ramp=args.ramp,
+                   workers=args.workers, threads=args.threads, think=tuple(args.think), mix=dict(args.mix),
+                   ramp=args.ramp,
                    seed=args.seed, timeout=args.timeout, p95_target_ms=args.p95_target_ms, workdir=args.workdir,
                    keep=args.keep, json_path=args.json_path)
 
@@ -273,6 +297,16 @@ def wait_log(child: Child, pattern: str, *, timeout: float) -> None:
             raise LoadError(f"{child.name} exited with code {child.proc.returncode}:\n{child.tail()}")
         time.sleep(0.2)
     raise LoadError(f"{child.name} did not log {pattern!r} within {timeout:.0f} s:\n{child.tail()}")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores so far (/proc/stat), to tell the machine's load over the window."""
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def cpu_seconds(pgid: int) -> float:
@@ -474,13 +508,24 @@ class Account:
     region: str | None
 
 
-def plan_accounts(config: Config, users: int) -> list[Account]:
-    """The users by role, in a fixed pattern (half county bureaus, three in ten city staff, two in ten leaders)."""
+def role_pattern(mix: dict[str, int]) -> list[str]:
+    """One cycle of roles with the mix's weights, interleaved (county:5,staff:3,leader:2 -> county staff county
+    leader county staff county leader county staff), so any number of users keeps the proportions closely."""
+    total = sum(mix.values())
+    placed: list[tuple[float, int, str]] = []
+    for order, (role, weight) in enumerate(mix.items()):
+        placed += [((k + 0.5) / weight, order, role) for k in range(weight)]
+    return [role for _pos, _order, role in sorted(placed)][:total]
+
+
+def plan_accounts(config: Config, users: int, mix: dict[str, int]) -> list[Account]:
+    """The users by role, cycling through the mix; county users spread over the counties in config order."""
     codes = config.unit_codes()
+    pattern = role_pattern(mix)
     out = []
     counties = 0
     for i in range(users):
-        role = ROLE_PATTERN[i % len(ROLE_PATTERN)]
+        role = pattern[i % len(pattern)]
         region = None
         if role == "county":
             region = codes[counties % len(codes)]
@@ -1375,7 +1420,9 @@ def _fmt(value: float) -> str:
 def format_report(report: dict[str, Any]) -> str:
     """The report as text: the set-up, the ETL, then latency per request type, per step and overall."""
     s = report["summary"]
-    lines = [f"bizenv bench load: {report['users']} users for {report['duration']:.0f} s on {report['topology']}"]
+    mix = ", ".join(f"{role} {weight}" for role, weight in report["mix"].items())
+    lines = [f"bizenv bench load: {report['users']} users ({mix}; think {report['think_s'][0]:g}–"
+             f"{report['think_s'][1]:g} s) for {report['duration']:.0f} s on {report['topology']}"]
     lines.append(f"machine: {report['machine']}")
     for run in report.get("etl_runs", []):
         lines.append(f"ETL in the window: {run['job']} ({run['trigger']}, run {run['id']}) {run['status']}, "
@@ -1419,8 +1466,9 @@ def format_report(report: dict[str, Any]) -> str:
                  f"{report['redis']['misses']:,} misses ({report['redis']['hit_rate']:.0%} hits) in the window"]
                 if report.get("redis") else []),
               f"throughput {s['throughput_rps']:.1f} requests/s, {s['page_views']:,} page views; errors "
-              f"{o['errors']:,}; CPU over the window: web server {report.get('web_cpu_share', 0):.0%}, "
-              f"this load generator {report.get('client_cpu_share', 0):.0%} of the machine's cores"]
+              f"{o['errors']:,}; CPU over the window: web server {report.get('web_cpu_share') or 0:.0%}, this load "
+              f"generator {report.get('client_cpu_share') or 0:.0%}, the whole machine (PostgreSQL, Redis, the ETL "
+              f"and anything else running) {report.get('machine_busy_share') or 0:.0%} of its cores"]
     for text, n in list(s["error_kinds"].items())[:15]:
         lines.append(f"  {n:>5} × {text}")
     if report.get("verdict"):
@@ -1486,8 +1534,10 @@ def drive(options: Options, *, site: Site, config: Config, accounts: Sequence[Ac
     try:
         run.stop.wait(max(0.0, start - time.monotonic()))
         opened = time.time()
+        extra["machine"] = _machine()
         cpu_before, own_before = cpu_seconds(site.web.pid) if site.web else 0.0, time.process_time()
         hits_before = redis_hits(options.redis_url) if site.cache == "redis" else None
+        busy_before = machine_busy()
         echo(f"  window open: {len(users)} users for {options.duration:.0f} s")
         if options.etl == "cli" and not run.over():  # the command takes a few seconds to start: the run is inside
             etl_child = spawn("etl run", [*bizenv_command(), "--config", str(site.config_path), "etl", "run",
@@ -1497,6 +1547,9 @@ def drive(options: Options, *, site: Site, config: Config, accounts: Sequence[Ac
             run.stop.wait(min(1.0, max(0.0, run.end - time.monotonic())))
         cpu_after, own_after = cpu_seconds(site.web.pid) if site.web else 0.0, time.process_time()
         hits_after = redis_hits(options.redis_url) if site.cache == "redis" else None
+        busy_after = machine_busy()
+        if busy_after[1] > busy_before[1]:
+            extra["machine_busy_share"] = (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
         if hits_before and hits_after:
             hits, misses = hits_after[0] - hits_before[0], hits_after[1] - hits_before[1]
             extra["redis"] = {"hits": hits, "misses": misses, "hit_rate": hits / max(1, hits + misses)}
@@ -1529,7 +1582,8 @@ def wait_for_etl(*, site: Site, after_id: int, timeout: float) -> None:
 
 def _machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{os.cpu_count()} cores, load average {load:.1f} before the window, Python {sys.version.split()[0]}"
+    return (f"{os.cpu_count()} cores, 1-minute load average {load:.1f} as the window opened (the set-up's own work "
+            f"included), Python {sys.version.split()[0]}")
 
 
 def _topology(options: Options, site: Site) -> str:
@@ -1572,17 +1626,17 @@ def run_load(options: Options, config: Config, *, echo: Echo = print) -> tuple[i
     site = Site(workdir=workdir, config_path=workdir / "config.yaml", database_url="", env=_base_env(),
                 api_token=secrets.token_hex(16))
     report: dict[str, Any] = {"users": options.users, "duration": options.duration, "etl": options.etl,
+                              "mix": options.mix, "think_s": list(options.think),
                               "workdir": str(workdir), "machine": _machine()}
     code = 1
     try:
         echo(f"bizenv bench load: setting up in {workdir}")
         set_up(options, config, site=site, echo=echo)
-        accounts = plan_accounts(config, options.users)
+        accounts = plan_accounts(config, options.users, options.mix)
         password = secrets.token_urlsafe(18)
         create_accounts(database_url=site.database_url, config=config, accounts=accounts, password=password)
         start_services(options, site=site, echo=echo)
         report["topology"] = _topology(options, site)
-        report["machine"] = _machine()
         run, extra = drive(options, site=site, config=config, accounts=accounts, password=password, echo=echo)
         after_id = extra["after_id"]
         if options.etl == "scheduler":
@@ -1590,7 +1644,7 @@ def run_load(options: Options, config: Config, *, echo: Echo = print) -> tuple[i
         report["summary"] = summarise(run)
         report["server"] = server_latency(site.workdir / "access.log", start=extra["utc_start"],
                                           end=extra["utc_start"] + dt.timedelta(seconds=options.duration))
-        for key in ("web_cpu_s", "web_cpu_share", "client_cpu_share", "redis"):
+        for key in ("web_cpu_s", "web_cpu_share", "client_cpu_share", "redis", "machine_busy_share", "machine"):
             report[key] = extra.get(key)
         report["etl_runs"] = _etl_report(site, after_id=after_id, wall_start=extra["wall_start"])
         code, report["verdict"] = _verdict(options, report)
