@@ -55,6 +55,7 @@ def test_two_users_on_the_production_topology_leave_nothing_behind(postgres_admi
     assert summary["before_window"]["errors"] == 0
     assert {row["kind"] for row in summary["before_window"]["requests"]} == {"GET /login", "POST /login"}
     assert "overview" in {row["step"] for row in summary["steps"]}
+    assert not [row for row in summary["steps"] if row["failed"]], summary["steps"]
 
     # The ETL load ran (the approvals stream re-read from the start) and succeeded.
     runs = report["etl_runs"]

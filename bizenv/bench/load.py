@@ -1603,6 +1603,10 @@ def _verdict(options: Options, report: dict[str, Any]) -> tuple[int, str]:
         problems.append("no request was made in the window")
     if overall["errors"]:
         problems.append(f"{overall['errors']} request(s) failed")
+    failed_steps = sum(row["failed"] for row in report["summary"]["steps"])
+    if failed_steps:
+        problems.append(f"{failed_steps} step(s) did not complete (a page that did not load, a download button or "
+                        "month that was not there)")
     before = report["summary"]["before_window"]
     if before["errors"] or before["logins_failed"]:
         problems.append(f"{before['logins_failed']} login(s) failed before the window")
