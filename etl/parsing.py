@@ -22,6 +22,7 @@ _DATETIME_FORMATS = (
     "%Y%m%d",
 )
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+INT64_LIMIT = 2.0 ** 63
 
 
 _MARKERS = pa.array(sorted(MISSING_MARKERS), type=pa.large_string())
@@ -39,7 +40,7 @@ def _arrow_text(values: pd.Series) -> pa.Array:
         # (floats, dates, mixed types) goes through pandas, whose text for them the parsers expect.
         try:
             arr = pa.array(values.to_numpy(), from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except (pa.ArrowInvalid, TypeError, OverflowError):  # also an int beyond int64, Decimal('Infinity')
             arr = None
         if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
                                 or pa.types.is_integer(arr.type) or pa.types.is_null(arr.type)):
@@ -71,7 +72,9 @@ def parse_int(values: pd.Series) -> pd.Series:
         return pd.Series(pc.cast(pa.array(s.array), pa.int64()), index=s.index, dtype=pd.Int64Dtype())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    return pd.to_numeric(s, errors="coerce").astype("Float64").round().astype("Int64")
+    number = pd.to_numeric(s, errors="coerce").astype("Float64")
+    # 'inf', '1e400' and numbers beyond int64 are unreadable, not a wrapped-around -9223372036854775808
+    return number.where(number.abs() < INT64_LIMIT).round().astype("Int64")
 
 
 def parse_datetime(values: pd.Series) -> pd.Series:

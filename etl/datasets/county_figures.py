@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from etl.datasets.base import Context, Prepared, first_failure, line_numbers, reject_frame, row_hash, take_fields
@@ -83,6 +84,7 @@ def parse_float(values: pd.Series) -> pd.Series:
     s = clean_text(values).str.replace(",", "", regex=False)
     pct = s.str.endswith("%").fillna(False)
     num = pd.to_numeric(s.str.removesuffix("%"), errors="coerce").astype("Float64")
+    num = num.where(num.abs() < np.inf)  # 'inf' and '1e400' are not figures a county total can hold
     return num.where(~pct, num / 100)
 
 
