@@ -3,7 +3,8 @@
 Handles what real deliveries carry: GBK/GB18030/UTF-8(-BOM) text with CRLF, title rows above the header, a
 two-level header with merged group cells, a units row under the header, blank rows and 合计/小计/总计 rows.
 Cells come back as text (Excel numbers and dates rendered as text too), so datasets parse every source alike.
-A problem with the whole file raises `FileRejected` with the reason in English and Chinese.
+A problem with the whole file raises `FileRejected` with the reason in English and Chinese; workbooks are read in
+a child process, because python-calamine aborts the whole process on some damaged files.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import pickle
 import re
+import subprocess
+import sys
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +28,10 @@ import pandas as pd
 HEADER_SCAN_ROWS = 20
 CHUNK_ROWS = 100_000
 EXTRA_FIELDS = 16  # CSV rows may carry this many fields beyond the header before the parser gives up
+CSV_FIELD_LIMIT = (1 << 31) - 1  # the csv module refuses fields over 128 KiB by default; pandas has no limit
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
+WORKBOOK_MEMORY_BYTES = 2 << 30  # address space the child process reading a workbook may take
+WORKBOOK_SECONDS = 120  # and the time it may take
 DETECT_ORDER = ("utf-8-sig", "gbk", "gb18030")  # GBK is a subset of GB18030: report the narrower one that decodes
 TOTAL_MARKERS = {"合计", "小计", "总计", "全市合计", "全县合计", "全区合计", "总合计", "合计数"}
 UNIT_TOKENS = {"户", "家", "个", "项", "件", "人", "人次", "次", "宗", "元", "万元", "亿元", "%", "天", "日", "亩",
@@ -105,7 +112,7 @@ def _decodes(path: Path, encoding: str) -> bool:
             while block := fh.read(1 << 20):
                 decoder.decode(block)
             decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+    except UnicodeError:  # also UTF-16's "stream does not start with BOM"
         return False
     return True
 
@@ -316,39 +323,91 @@ def _text_array(raw: pd.DataFrame | list[list[str]], width: int) -> np.ndarray:
 
 # -- CSV ---------------------------------------------------------------------------------------------------------
 
-def _csv_head(path: Path, encoding: str) -> tuple[list[list[str]], list[int]]:
-    """The first rows of a CSV with the physical line each starts on (1-based)."""
-    with path.open("r", encoding=encoding, newline="") as fh:
-        reader = csv.reader(fh)
-        rows, starts, prev = [], [], 0
-        for row in islice(reader, HEADER_SCAN_ROWS + 2):
-            rows.append(row)
-            starts.append(prev + 1)
-            prev = reader.line_num
-        return rows, starts
+def _csv_head(path: Path, encoding: str) -> tuple[list[list[str]], list[int], list[int]]:
+    """The first rows of a CSV (enough to hold the first data row below any header found), the physical line each
+    starts on (1-based, and the line after the last), and the byte offset each ends at."""
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))  # a long comment is not a broken file
+    plain, offset = _plain_codec(path, encoding)
+    rows, starts, ends = [], [1], []
+    try:
+        with path.open("r", encoding=encoding, newline="") as fh:
+            taken: list[str] = []  # the text lines handed to the csv reader, so that rows map to bytes exactly
+
+            def lines() -> Iterator[str]:
+                for text in fh:
+                    taken.append(text)
+                    yield text
+
+            reader = csv.reader(lines())
+            for row in islice(reader, HEADER_SCAN_ROWS + 3):
+                rows.append(row)
+                starts.append(reader.line_num + 1)
+                offset += len("".join(taken).encode(plain))
+                ends.append(offset)
+                taken.clear()
+    except UnicodeError as exc:
+        raise FileRejected(f"{path.name}: cannot decode as {encoding.upper()}",
+                           f"{path.name}：无法按 {encoding.upper()} 编码读取") from exc
+    except csv.Error as exc:
+        raise FileRejected(f"{path.name}: malformed CSV ({exc})", f"{path.name}：CSV 格式错误（{exc}）") from exc
+    return rows, starts, ends
+
+
+def _plain_codec(path: Path, encoding: str) -> tuple[str, int]:
+    """A codec that reads the file from any line on (no byte-order mark expected there), and the BOM's length."""
+    name = codecs.lookup(encoding).name
+    if name not in ("utf-8-sig", "utf-16", "utf-32"):
+        return encoding, 0
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    boms = {"utf-8-sig": [(codecs.BOM_UTF8, "utf-8")],
+            "utf-16": [(codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")],
+            "utf-32": [(codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be")]}[name]
+    return next(((plain, len(bom)) for bom, plain in boms if head.startswith(bom)), (boms[0][1], 0))
+
+
+def _too_wide(path: Path, line: int, width: int) -> FileRejected:
+    return FileRejected(f"{path.name}: line {line} has more fields than the header ({width})",
+                        f"{path.name}：第{line}行的字段数多于表头（{width}列）")
 
 
 def _csv_chunks(path: Path, *, aliases: Mapping[str, Sequence[str]], required: Sequence[str],
                 encoding: str | None, units_row: bool, chunk_rows: int) -> Iterator[RawTable]:
     enc = detect_encoding(path=path, encoding=encoding)
-    head, starts = _csv_head(path, enc)
+    head, starts, ends = _csv_head(path, enc)
     header = find_header(head, name=path.name, aliases=aliases, required=required, units_row=units_row)
     data_index = header.index + header.levels + int(header.skip_units_row)
-    header_line = starts[header.index]
-    if data_index >= len(starts):
-        yield _empty(header, aliases, enc, header_line)
-        return
-    line = starts[data_index]
+    header_line, line = starts[header.index], starts[data_index]
+    # pandas silently cuts a first row longer than `names` (a ParserWarning), so data rows in the head are checked
+    # here; later rows fail in pandas or in _csv_block.
+    wide = next((k for k in range(data_index, len(head)) if any(head[k][header.width:])), None)
+    if wide is not None:
+        raise _too_wide(path, starts[wide], header.width)
     names = [f"c{j}" for j in range(header.width + EXTRA_FIELDS)]
+    emitted = False
     try:
-        reader = pd.read_csv(path, encoding=enc, header=None, names=names, index_col=False, skiprows=line - 1,
-                             dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                             chunksize=chunk_rows, engine="c")
-        for raw in reader:
-            table, line = _csv_block(path, raw, line, header, aliases, enc, header_line)
-            yield table
-    except pd.errors.ParserError as exc:
-        raise FileRejected(f"{path.name}: malformed CSV ({exc})", f"{path.name}：CSV 格式错误（{exc}）") from exc
+        with path.open("rb") as fh:
+            # pandas starts where the csv module's head rows end, by byte offset: its own `skiprows` counts
+            # records differently (a quoted line break in a title row) and would skip data rows.
+            fh.seek(ends[data_index - 1])
+            reader = pd.read_csv(fh, encoding=_plain_codec(path, enc)[0], header=None, names=names, index_col=False,
+                                 dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                                 chunksize=chunk_rows, engine="c")
+            for raw in reader:
+                table, line = _csv_block(path, raw, line, header, aliases, enc, header_line)
+                emitted = True
+                yield table
+    except pd.errors.EmptyDataError:
+        pass  # nothing after the header
+    except pd.errors.ParserError as exc:  # pandas counts rows from where it started reading
+        first = starts[data_index]
+        raise FileRejected(f"{path.name}: malformed CSV ({str(exc).strip()}; rows counted from line {first})",
+                           f"{path.name}：CSV 格式错误（{str(exc).strip()}；行号自第{first}行起算）") from exc
+    except UnicodeError as exc:
+        raise FileRejected(f"{path.name}: cannot decode as {enc.upper()}",
+                           f"{path.name}：无法按 {enc.upper()} 编码读取") from exc
+    if not emitted:
+        yield _empty(header, aliases, enc, header_line)
 
 
 def _csv_block(path: Path, raw: pd.DataFrame, line: int, header: _Header, aliases: Mapping[str, Sequence[str]],
@@ -360,9 +419,7 @@ def _csv_block(path: Path, raw: pd.DataFrame, line: int, header: _Header, aliase
     starts = line + np.arange(len(raw), dtype=np.int64) + np.concatenate([[0], np.cumsum(breaks)[:-1]]).astype(
         np.int64)
     if long_rows.any():
-        bad = int(starts[long_rows][0])
-        raise FileRejected(f"{path.name}: line {bad} has more fields than the header ({header.width})",
-                           f"{path.name}：第{bad}行的字段数多于表头（{header.width}列）")
+        raise _too_wide(path, int(starts[long_rows][0]), header.width)
     table = _shape(cells[:, : header.width], starts, header, aliases, enc, header_line)
     return table, line + len(raw) + int(breaks.sum())
 
@@ -374,34 +431,70 @@ def _empty(header: _Header, aliases: Mapping[str, Sequence[str]], encoding: str 
 
 # -- Excel -------------------------------------------------------------------------------------------------------
 
-def _open_workbook(path: Path):  # noqa: ANN202 - python_calamine's workbook type
-    from python_calamine import CalamineWorkbook
+_WORKBOOK_READER = """
+import pickle, sys
+try:
+    import resource
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = int(sys.argv[2]) if hard == resource.RLIM_INFINITY else min(int(sys.argv[2]), hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+except (ImportError, ValueError, OSError):
+    pass
+from python_calamine import CalamineWorkbook
+try:
+    book = CalamineWorkbook.from_path(sys.argv[1])
+    sheets = []
+    for name in book.sheet_names:
+        sheet = book.get_sheet_by_name(name)
+        sheets.append((name, list(sheet.merged_cell_ranges or ()), sheet.to_python(skip_empty_area=False)))
+    result = ("ok", sheets)
+except BaseException as exc:  # a pyo3 PanicException is a BaseException
+    result = ("error", f"{type(exc).__name__}: {exc}")
+sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+"""
 
+
+def _read_workbook(path: Path) -> list[tuple[str, list, list[list[object]]]]:
+    """Each sheet's name, merged ranges and cell values (from A1), read by python-calamine in a child process.
+
+    calamine allocates whatever a damaged .xls claims, or a dense grid up to a stray cell in XFD1048576, and when
+    that fails it aborts the whole process (tafia/calamine#550, #714): a child with a memory cap and a time limit
+    turns that into a refused file instead of a dead ETL run.
+    """
     try:
-        return CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # noqa: BLE001 - any reader error means the workbook is unreadable
-        raise FileRejected(f"{path.name}: cannot open as a workbook ({exc.__class__.__name__}: {exc})",
-                           f"{path.name}：无法作为 Excel 工作簿打开") from exc
+        done = subprocess.run([sys.executable, "-I", "-c", _WORKBOOK_READER, str(path), str(WORKBOOK_MEMORY_BYTES)],
+                              capture_output=True, timeout=WORKBOOK_SECONDS, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise FileRejected(f"{path.name}: reading the workbook took over {WORKBOOK_SECONDS} s",
+                           f"{path.name}：读取工作簿超过 {WORKBOOK_SECONDS} 秒") from exc
+    if done.returncode != 0 or not done.stdout:
+        said = done.stderr.decode("utf-8", errors="replace").strip().splitlines() or [f"exit {done.returncode}"]
+        why = (said[0] if done.returncode < 0 else said[-1])[:200]  # a Rust abort says why first, Python last
+        raise FileRejected(f"{path.name}: cannot open as a workbook (the reader stopped: {why})",
+                           f"{path.name}：无法作为 Excel 工作簿打开（文件已损坏或过大）")
+    status, payload = pickle.loads(done.stdout)
+    if status != "ok":
+        raise FileRejected(f"{path.name}: cannot open as a workbook ({payload})",
+                           f"{path.name}：无法作为 Excel 工作簿打开")
+    return payload
 
 
-def _sheet_rows(sheet) -> Iterator[list[str]]:  # noqa: ANN001 - a CalamineSheet
+def _sheet_rows(values: list[list[object]]) -> Iterator[list[str]]:
     """Every row of a sheet as text, indexed from cell A1 (leading empty rows and columns kept) like merges are."""
-    for row in sheet.to_python(skip_empty_area=False):
+    for row in values:
         yield [cell_text(v) for v in row]
 
 
 def _excel_chunks(path: Path, *, aliases: Mapping[str, Sequence[str]], required: Sequence[str],
                   units_row: bool, chunk_rows: int) -> Iterator[RawTable]:
     """The first sheet with a header (a 说明 sheet before the data is skipped), in blocks."""
-    wb = _open_workbook(path)
     errors: list[FileRejected] = []
-    for sheet_name in wb.sheet_names:
-        sheet = wb.get_sheet_by_name(sheet_name)
-        rows = _sheet_rows(sheet)
+    for sheet_name, merges, values in _read_workbook(path):
+        rows = _sheet_rows(values)
         head = list(islice(rows, HEADER_SCAN_ROWS + 2))
         try:
             header = find_header(head, name=f"{path.name} [{sheet_name}]", aliases=aliases, required=required,
-                                 units_row=units_row, merges=sheet.merged_cell_ranges or ())
+                                 units_row=units_row, merges=merges)
         except FileRejected as exc:
             errors.append(exc)
             continue
