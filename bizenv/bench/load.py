@@ -1207,8 +1207,10 @@ def open_page(browser: Browser, run: Run, address: str) -> PageState | None:
     if page.status != 200:
         return None
     match = END_ID.search(page.body)
+    pending_deps = run.pool.submit(browser.request, "GET", "/_dash-dependencies", kind="GET /_dash-dependencies",
+                                   check=_json_check)  # the renderer asks for both at once
     layout = browser.request("GET", "/_dash-layout", kind="GET /_dash-layout", check=_json_check)
-    deps = browser.request("GET", "/_dash-dependencies", kind="GET /_dash-dependencies", check=_json_check)
+    deps = pending_deps.result()
     if layout.status != 200 or deps.status != 200:
         return None
     state = PageState(graph_for(deps.body), browser, run, path=path, search=f"?{query}" if query else "",
