@@ -9,6 +9,7 @@ from the browser's own Performance API. Plotly still draws after that; its time 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import statistics
 import threading
@@ -45,6 +46,7 @@ def served(site: Site) -> Iterator[str]:
     """The dashboard on a free loopback port, for as long as the block runs."""
     from dashboard.app import create_app
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request would bury the report
     warehouse = Warehouse(site.url)
     app = create_app(site.config, warehouse=warehouse, login_required=False)
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
