@@ -92,7 +92,8 @@ def _etl(etl: dict[str, Any]) -> list[str]:
                    "limit+idx: the same, into a table that also has the loaded table's indexes (what any loader "
                    "of that table pays); "
                    "to_sql: pandas DataFrame.to_sql (default method) of the same rows into the same kind of table; "
-                   "the rows are read back from the loaded table first, untimed.")
+                   "the rows (at most the first 1,000,000 of each table) are read back from the loaded table first, "
+                   "untimed.")
     out.append("rows: rows in the table after the load; read: source rows read (rejected and duplicate rows "
                "included); peak RSS: the loading process's own VmHWM (the approval API runs in another process).")
     failed = [f"{j['job']}: {j['error']}" for j in etl["jobs"] if j["status"] != "success"]
