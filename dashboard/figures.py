@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -58,6 +59,20 @@ def use_template(fig: go.Figure, name: str = "plotly_white") -> go.Figure:
     finally:
         layout._validate = fig._validate
     return fig
+
+
+@functools.cache
+def _template_json(name: str) -> dict:
+    return pio.templates[name].to_plotly_json()
+
+
+def plain_figure(data: Sequence[Mapping], layout: Mapping, *, template: str = "plotly_white") -> dict:
+    """A figure as the plain JSON Dash sends, built without plotly's per-property validation.
+
+    For charts whose trace types and layout keys are fixed in code (a typo would show in the rendering tests and
+    the browser console): ~1 ms instead of 20-60 ms for a chart of a few traces on a busy server.
+    """
+    return {"data": [dict(trace) for trace in data], "layout": {**layout, "template": _template_json(template)}}
 
 
 BASE_LAYOUT: dict = dict(

@@ -214,6 +214,22 @@ def titled(text: str, help_: html.Span | None = None) -> list:
 # ---- figures ------------------------------------------------------------------------------------------------------
 
 
+def detail_layout(*, height: int, show_legend: bool = True, **extra: object) -> dict:
+    """The detail pages' chart layout as plain JSON (for `plain_figure`): the same look `_layout` gives."""
+    out = dict(
+        height=height, font=dict(family=FONT_FAMILY, size=13, color=TEXT), margin=dict(l=8, r=12, t=12, b=8),
+        dragmode=False, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        hoverlabel=dict(font=dict(family=FONT_FAMILY)), showlegend=show_legend,
+        legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom", font=dict(size=12),
+                    bgcolor="rgba(0,0,0,0)"),
+        xaxis=dict(fixedrange=True, automargin=True),
+        yaxis=dict(fixedrange=True, automargin=True, gridcolor="#e9ecef"),
+    )
+    for key, value in extra.items():
+        out[key] = {**out[key], **value} if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def _layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figure:
     use_template(fig)  # without re-validating the template: 60-120 ms a figure otherwise
     fig.update_layout(

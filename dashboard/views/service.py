@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from bizenv.i18n import MESSAGES, format_number, format_period, name_in, t
 from dashboard.components import kpi_card
-from dashboard.figures import empty_figure
+from dashboard.figures import empty_figure, plain_figure
 from dashboard.tables import Column
-from dashboard.views.approvals import MET, MISSED, _layout, kpi_help, region_label
+from dashboard.views.approvals import MET, MISSED, _layout, detail_layout, kpi_help, region_label
 from models import details
 from models.config import Config
 from models.kpis import KpiCard
@@ -68,40 +68,41 @@ def pillar_cards(cards: list[KpiCard], config: Config, pillar: str, lang: str, *
 # ---- figures ------------------------------------------------------------------------------------------------------
 
 
-def levels_figure(frame: pd.DataFrame, lang: str) -> go.Figure:
+def levels_figure(frame: pd.DataFrame, lang: str) -> dict | go.Figure:
     """Each month's ratings as 100% stacked bars by level, very satisfied at the bottom."""
     if frame.empty or int(frame["ratings"].sum()) == 0:
         return empty_figure(t("figure.no_data", lang))
     totals = frame.groupby("period")["ratings"].transform("sum")
-    shares = (frame["ratings"] / totals.where(totals > 0)).fillna(0.0)
-    data = frame.assign(share=shares)
-    fig = go.Figure()
+    data = frame.assign(share=(frame["ratings"] / totals.where(totals > 0)).fillna(0.0)).sort_values("period")
+    traces = []
     for level in (5, 4, 3, 2, 1):
-        rows = data[data["level"] == level].sort_values("period")
+        rows = data[data["level"] == level]
         name = t(f"service.level.{level}", lang)
-        fig.add_bar(x=[format_period(p, lang) for p in rows["period"]], y=rows["share"], name=name,
-                    marker_color=LEVEL_COLOURS[level], customdata=rows["ratings"],
-                    hovertemplate=t("service.levels.hover", lang, level=name) + "<extra></extra>")
-    fig.update_xaxes(type="category", tickangle=0, nticks=7)
-    fig.update_yaxes(tickformat=".0%", range=[0, 1], title=dict(text=t("service.levels.y", lang), font=dict(size=12)))
-    fig = _layout(fig, height=300)
-    fig.update_layout(barmode="stack", bargap=0.2, legend=dict(traceorder="normal"))
-    return fig
+        traces.append(dict(type="bar", x=[format_period(p, lang) for p in rows["period"]],
+                           y=rows["share"].tolist(), name=name, marker=dict(color=LEVEL_COLOURS[level]),
+                           customdata=rows["ratings"].tolist(),
+                           hovertemplate=t("service.levels.hover", lang, level=name) + "<extra></extra>"))
+    return plain_figure(traces, detail_layout(
+        height=300, barmode="stack", bargap=0.2, legend=dict(traceorder="normal"),
+        xaxis=dict(type="category", tickangle=0, nticks=7),
+        yaxis=dict(tickformat=".0%", range=[0, 1], title=dict(text=t("service.levels.y", lang), font=dict(size=12)))))
 
 
-def rectification_figure(frame: pd.DataFrame, config: Config, lang: str) -> go.Figure:
+def rectification_figure(frame: pd.DataFrame, config: Config, lang: str) -> dict | go.Figure:
     """Verified bad reviews per month (rectified part in blue) with the two rectification rates as lines."""
     if frame.empty or frame["verified_bad"].fillna(0).sum() == 0:
         return empty_figure(t("figure.no_data", lang))
     x = [format_period(p, lang) for p in frame["period"]]
     verified = frame["verified_bad"].fillna(0).astype(float)
     rectified = frame["rectified"].fillna(0).astype(float)
-    fig = go.Figure()
-    fig.add_bar(x=x, y=rectified, name=t("service.rect.rectified", lang), marker_color=MET,
-                hovertemplate="%{x}<br>" + t("service.rect.rectified", lang) + ": %{y:,}<extra></extra>")
-    fig.add_bar(x=x, y=verified - rectified, name=t("service.rect.verified", lang) + " − " +
-                t("service.rect.rectified", lang), marker_color="#d9dde3", customdata=verified,
-                hovertemplate="%{x}<br>" + t("service.rect.verified", lang) + ": %{customdata:,}<extra></extra>")
+    traces = [
+        dict(type="bar", x=x, y=rectified.tolist(), name=t("service.rect.rectified", lang), marker=dict(color=MET),
+             hovertemplate="%{x}<br>" + t("service.rect.rectified", lang) + ": %{y:,}<extra></extra>"),
+        dict(type="bar", x=x, y=(verified - rectified).tolist(),
+             name=t("service.rect.verified", lang) + " − " + t("service.rect.rectified", lang),
+             marker=dict(color="#d9dde3"), customdata=verified.tolist(),
+             hovertemplate="%{x}<br>" + t("service.rect.verified", lang) + ": %{customdata:,}<extra></extra>"),
+    ]
     names = {k.computation: k for k in config.kpis}
     for comp, col, colour, dash in (("rating_rectification_rate", "rectification_rate", "#1d4f91", "solid"),
                                     ("rating_rectified_on_time_rate", "on_time_rate", MISSED, "dot")):
@@ -109,21 +110,18 @@ def rectification_figure(frame: pd.DataFrame, config: Config, lang: str) -> go.F
         if kpi is None:
             continue
         values = frame[col].astype(float)
-        fig.add_scatter(x=x, y=values, yaxis="y2", mode="lines+markers", name=name_in(kpi, lang),
-                        line=dict(color=colour, width=2, dash=dash), marker=dict(size=7),
-                        text=[format_number(v, "ratio", lang) for v in values],
-                        hovertemplate="%{x}<br>" + name_in(kpi, lang) + ": %{text}<extra></extra>")
-    fig.update_xaxes(type="category", tickangle=0, nticks=7)
-    fig = _layout(fig, height=300)
-    fig.update_layout(
-        barmode="stack", bargap=0.3, hovermode="closest",
+        traces.append(dict(type="scatter", x=x, y=[None if pd.isna(v) else float(v) for v in values], yaxis="y2",
+                           mode="lines+markers", name=name_in(kpi, lang),
+                           line=dict(color=colour, width=2, dash=dash), marker=dict(size=7),
+                           text=[format_number(v, "ratio", lang) for v in values],
+                           hovertemplate="%{x}<br>" + name_in(kpi, lang) + ": %{text}<extra></extra>"))
+    return plain_figure(traces, detail_layout(
+        height=300, barmode="stack", bargap=0.3, hovermode="closest", margin=dict(l=8, r=8, t=12, b=8),
+        xaxis=dict(type="category", tickangle=0, nticks=7),
         yaxis=dict(title=dict(text=t("service.rect.count_axis", lang), font=dict(size=12)), rangemode="tozero",
                    fixedrange=True, gridcolor="#e9ecef"),
         yaxis2=dict(title=dict(text=t("service.rect.rate_axis", lang), font=dict(size=12)), overlaying="y",
-                    side="right", range=[0, 1.05], tickformat=".0%", fixedrange=True, showgrid=False),
-        margin=dict(l=8, r=8, t=12, b=8),
-    )
-    return fig
+                    side="right", range=[0, 1.05], tickformat=".0%", fixedrange=True, showgrid=False)))
 
 
 def categories_figure(frame: pd.DataFrame, lang: str) -> go.Figure:
