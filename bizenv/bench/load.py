@@ -309,6 +309,22 @@ def machine_busy() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
+def pressure_totals() -> dict[str, float]:
+    """Microseconds some task waited for CPU, memory or I/O so far (Linux PSI, /proc/pressure; empty elsewhere)."""
+    out = {}
+    for resource in ("cpu", "memory", "io"):
+        try:
+            lines = Path(f"/proc/pressure/{resource}").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            kind, *fields = line.split()
+            total = next((f.split("=", 1)[1] for f in fields if f.startswith("total=")), None)
+            if total is not None:
+                out[f"{resource} {kind}"] = float(total)
+    return out
+
+
 def cpu_seconds(pgid: int) -> float:
     """User + system CPU seconds of the live processes of a group (Linux /proc; 0 elsewhere)."""
     total, tick = 0.0, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -1471,6 +1487,10 @@ def format_report(report: dict[str, Any]) -> str:
               f"{o['errors']:,}; CPU over the window: web server {report.get('web_cpu_share') or 0:.0%}, this load "
               f"generator {report.get('client_cpu_share') or 0:.0%}, the whole machine (PostgreSQL, Redis, the ETL "
               f"and anything else running) {report.get('machine_busy_share') or 0:.0%} of its cores"]
+    stalls = report.get("pressure") or {}
+    if stalls:
+        lines.append("share of the window some task waited (Linux PSI): " + ", ".join(
+            f"{k} {v:.0%}" for k, v in stalls.items() if not k.startswith("cpu full")))
     for text, n in list(s["error_kinds"].items())[:15]:
         lines.append(f"  {n:>5} × {text}")
     if report.get("verdict"):
@@ -1539,7 +1559,7 @@ def drive(options: Options, *, site: Site, config: Config, accounts: Sequence[Ac
         extra["machine"] = _machine()
         cpu_before, own_before = cpu_seconds(site.web.pid) if site.web else 0.0, time.process_time()
         hits_before = redis_hits(options.redis_url) if site.cache == "redis" else None
-        busy_before = machine_busy()
+        busy_before, stalls_before = machine_busy(), pressure_totals()
         echo(f"  window open: {len(users)} users for {options.duration:.0f} s")
         if options.etl == "cli" and not run.over():  # the command takes a few seconds to start: the run is inside
             etl_child = spawn("etl run", [*bizenv_command(), "--config", str(site.config_path), "etl", "run",
@@ -1549,7 +1569,9 @@ def drive(options: Options, *, site: Site, config: Config, accounts: Sequence[Ac
             run.stop.wait(min(1.0, max(0.0, run.end - time.monotonic())))
         cpu_after, own_after = cpu_seconds(site.web.pid) if site.web else 0.0, time.process_time()
         hits_after = redis_hits(options.redis_url) if site.cache == "redis" else None
-        busy_after = machine_busy()
+        busy_after, stalls_after = machine_busy(), pressure_totals()
+        extra["pressure"] = {k: (stalls_after[k] - v) / (options.duration * 1e6) for k, v in stalls_before.items()
+                             if k in stalls_after}
         if busy_after[1] > busy_before[1]:
             extra["machine_busy_share"] = (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
         if hits_before and hits_after:
@@ -1650,7 +1672,8 @@ def run_load(options: Options, config: Config, *, echo: Echo = print) -> tuple[i
         report["summary"] = summarise(run)
         report["server"] = server_latency(site.workdir / "access.log", start=extra["utc_start"],
                                           end=extra["utc_start"] + dt.timedelta(seconds=options.duration))
-        for key in ("web_cpu_s", "web_cpu_share", "client_cpu_share", "redis", "machine_busy_share", "machine"):
+        for key in ("web_cpu_s", "web_cpu_share", "client_cpu_share", "redis", "machine_busy_share", "machine",
+                    "pressure"):
             report[key] = extra.get(key)
         report["etl_runs"] = _etl_report(site, after_id=after_id, wall_start=extra["wall_start"])
         code, report["verdict"] = _verdict(options, report)
