@@ -6,7 +6,6 @@ fails in CI, so a missing browser can never pass as green there.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from urllib.parse import urlparse
 import pytest
 from werkzeug.serving import make_server
 
+from bizenv.bench.browser import CHROMIUM_ARGS, chromium_path
 from dashboard.app import create_app
 from tests.conftest import IN_CI
 from tests.conftest_dashboard import SHORT_ZH, build_warehouse
@@ -22,8 +22,6 @@ from tests.conftest_dashboard import SHORT_ZH, build_warehouse
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWPORTS = {"desktop": (1366, 900), "phone": (390, 844)}
 SHORT_EN = ["Yuci", "Taigu", "Yushe", "Zuoquan", "Heshun", "Xiyang", "Shouyang", "Qixian", "Pingyao", "Lingshi",
             "Jiexiu"]
@@ -35,7 +33,7 @@ CHART_NAMES_JS = """() => {
 
 def _chromium() -> str:
     """The Chromium binary, or a skip (locally) / failure (CI) that says how to get it."""
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    path = chromium_path()
     if path:
         return path
     reason = "no chromium binary: `make system-deps` installs Debian's chromium, chromium-driver and CJK fonts"

@@ -24,6 +24,7 @@ import dash
 import pytest
 from werkzeug.serving import make_server
 
+from bizenv.bench.browser import CHROMIUM_ARGS
 from dashboard.app import create_app
 from models.scope import Viewer
 from tests.conftest import DEMO_END
@@ -32,8 +33,6 @@ from tests.conftest_dashboard import all_text, as_plain, component_ids
 PAGES = {"approvals": "dashboard.pages.approvals", "service": "dashboard.pages.service"}
 CJK = re.compile(r"[\u3400-\u9fff]")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
 YUCI, TAIGU = "140702", "140703"
 

@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 from bizenv.bench.workspace import Site
 from models.db import Warehouse
 
+# Also what the browser tests launch Chromium with (they import these two names).
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 # The pages a user opens by default (the county profile opens on the first county; admin-only pages left out).
