@@ -33,7 +33,7 @@ from models.facts import (
     FactRating,
 )
 from models.kpis import read_kpi_monthly
-from models.marts import MartRatingLevelMonthly
+from models.marts import MartApprovalDaysMonthly, MartApprovalItemMonthly, MartRatingLevelMonthly
 from models.scope import Viewer
 
 __all__ = [
@@ -113,15 +113,13 @@ def _working_days(config: Config, starts: pd.Series, ends: Sequence[dt.date]) ->
     return [max(calendar.working_days_between(pd.Timestamp(s).date(), e), 0) for s, e in zip(starts, ends, strict=True)]
 
 
-def _case_filters(regions: list[str], periods: list[str], dept_code: str | None, channel: str | None,
-                  item_code: str | None = None) -> list:
-    where = [C.region_code.in_(regions), C.completed_period.in_(periods), C.status == "completed"]
+def _mart_filters(mart: type[MartApprovalItemMonthly] | type[MartApprovalDaysMonthly], regions: list[str],
+                  periods: list[str], dept_code: str | None, channel: str | None) -> list:
+    where = [mart.region_code.in_(regions), mart.period.in_(periods)]
     if dept_code:
-        where.append(C.dept_code == dept_code)
+        where.append(mart.dept_code == dept_code)
     if channel:
-        where.append(C.channel == channel)
-    if item_code:
-        where.append(C.item_code == item_code)
+        where.append(mart.channel == channel)
     return where
 
 
@@ -143,23 +141,21 @@ def slowest_items(
     puts the least compressed item first (the one whose promise saves applicants the least time).
     """
     regions = detail_regions(viewer=viewer, config=config, region_code=region_code)
-    periods = _periods(start_period, period)
-    has_limits = and_(C.statutory_days > 0, C.promised_days.is_not(None))
+    M = MartApprovalItemMonthly
     stmt = (
-        select(C.item_code, func.count(), func.avg(C.working_days * 1.0), func.max(C.working_days),
-               func.sum(case((and_(C.promised_days.is_not(None), C.working_days > C.promised_days), 1), else_=0)),
-               func.max(C.promised_days), func.max(C.statutory_days),
-               func.sum(case((has_limits, C.promised_days), else_=None)),
-               func.sum(case((has_limits, C.statutory_days), else_=None)))
-        .where(*_case_filters(regions, periods, dept_code, channel), C.working_days.is_not(None))
-        .group_by(C.item_code)
-        .having(func.count() >= max(int(min_cases), 1))
+        select(M.item_code, func.sum(M.cases), func.sum(M.days_sum), func.max(M.days_max), func.sum(M.late_cases),
+               func.max(M.promised_max), func.max(M.statutory_max), func.sum(M.limited_promised_sum),
+               func.sum(M.limited_statutory_sum))
+        .where(*_mart_filters(M, regions, _periods(start_period, period), dept_code, channel))
+        .group_by(M.item_code)
+        .having(func.sum(M.cases) >= max(int(min_cases), 1))
     )
-    agg = _frame(session, stmt, ["item_code", "cases", "mean_working_days", "max_working_days", "late_cases",
+    agg = _frame(session, stmt, ["item_code", "cases", "days_sum", "max_working_days", "late_cases",
                                  "promised_days", "statutory_days", "sum_promised", "sum_statutory"])
     if agg.empty:
         return pd.DataFrame(columns=SLOWEST_COLUMNS)
-    agg["mean_working_days"] = agg["mean_working_days"].astype(float)
+    agg["cases"] = agg["cases"].astype(int)
+    agg["mean_working_days"] = agg["days_sum"].astype(float) / agg["cases"]
     agg["late_share"] = agg["late_cases"] / agg["cases"]
     statutory = agg["sum_statutory"].astype(float)
     agg["compression"] = (1.0 - agg["sum_promised"].astype(float) / statutory).where(statutory > 0)
@@ -236,14 +232,11 @@ def working_days_distribution(
     one last row at `limit` so a few extreme cases cannot stretch the chart.
     """
     regions = detail_regions(viewer=viewer, config=config, region_code=region_code)
-    periods = _periods(start_period, period)
-    beyond = and_(C.promised_days.is_not(None), C.working_days > C.promised_days)
+    M = MartApprovalDaysMonthly
     stmt = (
-        select(C.working_days, func.count(),
-               func.sum(case((and_(C.promised_days.is_not(None), C.working_days <= C.promised_days), 1), else_=0)),
-               func.sum(case((beyond, 1), else_=0)))
-        .where(*_case_filters(regions, periods, dept_code, channel), C.working_days.is_not(None))
-        .group_by(C.working_days).order_by(C.working_days)
+        select(M.working_days, func.sum(M.cases), func.sum(M.within_cases), func.sum(M.beyond_cases))
+        .where(*_mart_filters(M, regions, _periods(start_period, period), dept_code, channel))
+        .group_by(M.working_days).order_by(M.working_days)
     )
     out = _frame(session, stmt, ["working_days", "cases", "within_limit", "beyond_limit"])
     cols = ["working_days", "cases", "within_limit", "beyond_limit", "no_limit"]

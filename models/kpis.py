@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
+from models.approval_marts import clear_approval_marts, refresh_approval_marts
 from models.calendar import get_calendar
 from models.computations import COMPUTATIONS, Computation, Measure, computation_for, runtime_params
 from models.config import Config, KpiDefinition
@@ -262,6 +263,7 @@ def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, s
                  for pair in targets + city_rows]
     _replace_rows(conn, rows)
     refresh_rating_levels(conn=conn, pairs=pairs_by_table.get("fact_rating", set()))
+    refresh_approval_marts(conn=conn, pairs=pairs_by_table.get("fact_approval_case", set()))
     refresh_derived_values(conn=conn, config=config, kpi_codes=[k.code for k in kpis],
                            region_codes=sorted({r for r, _ in all_pairs} | {config.city.code}), since=periods[0])
     if rank:
@@ -319,6 +321,7 @@ def rebuild_kpi_marts(*, conn: Connection, config: Config, today: dt.date | None
     """Recompute every mart row from the facts (after a config change, or to repair), as the loads would have."""
     conn.execute(delete(MartKpiMonthly))
     conn.execute(delete(MartRatingLevelMonthly))
+    clear_approval_marts(conn=conn)
     pairs_by_table = {}
     for table, period_column in FACT_MONTHS.items():
         sql = f"SELECT DISTINCT region_code, {period_column} FROM {table} WHERE {period_column} IS NOT NULL"

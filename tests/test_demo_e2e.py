@@ -145,11 +145,12 @@ def test_full_rebuild_equals_the_incremental_marts(demo) -> None:
     from models.kpis import rebuild_kpi_marts
 
     cfg, _result, wh = demo
-    sql = FACT_QUERIES["mart_kpi_monthly"]
-    incremental = _frame(wh, sql)
+    queries = [FACT_QUERIES["mart_kpi_monthly"], ITEM_MART_SQL, DAYS_MART_SQL]
+    incremental = [_frame(wh, sql) for sql in queries]
     with wh.engine.begin() as conn:
         rebuild_kpi_marts(conn=conn, config=cfg)
-    pd.testing.assert_frame_equal(_frame(wh, sql), incremental)
+    for sql, before in zip(queries, incremental, strict=True):
+        pd.testing.assert_frame_equal(_frame(wh, sql), before)
 
 
 def test_rating_level_mart_equals_a_count_of_the_ratings(demo) -> None:
@@ -165,12 +166,60 @@ def test_rating_level_mart_equals_a_count_of_the_ratings(demo) -> None:
                                   counted.astype({"level": int, "ratings": int}).reset_index(drop=True))
 
 
+ITEM_MART_SQL = ("SELECT region_code, period, item_code, dept_code, channel, cases, days_sum, days_max, late_cases, "
+                 "promised_max, statutory_max, limited_promised_sum, limited_statutory_sum "
+                 "FROM mart_approval_item_monthly ORDER BY region_code, period, item_code, dept_code, channel")
+DAYS_MART_SQL = ("SELECT region_code, period, dept_code, channel, working_days, cases, within_cases, beyond_cases "
+                 "FROM mart_approval_days_monthly ORDER BY region_code, period, dept_code, channel, working_days")
+
+
+def _counted_cases(wh) -> pd.DataFrame:  # noqa: ANN001
+    """The completed cases with working days, as pandas sees them, with the marts' key columns."""
+    cases = _frame(wh, "SELECT region_code, completed_period, item_code, dept_code, channel, status, working_days, "
+                       "promised_days, statutory_days FROM fact_approval_case")
+    cases = cases[(cases["status"] == "completed") & cases["working_days"].notna() & cases["completed_period"].notna()]
+    cases = cases.assign(period=cases["completed_period"], dept_code=cases["dept_code"].fillna(""),
+                         working_days=cases["working_days"].astype(int))
+    promised = cases["promised_days"].astype(float)
+    limited = (cases["statutory_days"].astype(float) > 0) & promised.notna()
+    return cases.assign(late=(promised.notna() & (cases["working_days"] > promised)).astype(int),
+                        within=(promised.notna() & (cases["working_days"] <= promised)).astype(int),
+                        lim_p=promised.where(limited), lim_s=cases["statutory_days"].astype(float).where(limited))
+
+
+def _as_float(frame: pd.DataFrame, key_count: int) -> pd.DataFrame:
+    """Key columns as they are, every measure as float (NULL as NaN), so engines' integer types compare equal."""
+    return frame.astype({c: float for c in frame.columns[key_count:]}).reset_index(drop=True)
+
+
+def test_approval_marts_equal_a_pandas_grouping_of_the_cases(demo) -> None:
+    """The item and working-days marts kept up by the loads hold the sums pandas computes from the facts."""
+    _cfg, _result, wh = demo
+    cases = _counted_cases(wh)
+    keys = ["region_code", "period", "item_code", "dept_code", "channel"]
+    items = (cases.groupby(keys).agg(cases=("working_days", "size"), days_sum=("working_days", "sum"),
+                                     days_max=("working_days", "max"), late_cases=("late", "sum"),
+                                     promised_max=("promised_days", "max"), statutory_max=("statutory_days", "max"),
+                                     limited_promised_sum=("lim_p", lambda v: v.sum(min_count=1)),
+                                     limited_statutory_sum=("lim_s", lambda v: v.sum(min_count=1)))
+             .reset_index().sort_values(keys))
+    mart = _frame(wh, ITEM_MART_SQL)
+    assert len(mart) > 1000
+    pd.testing.assert_frame_equal(_as_float(mart, 5), _as_float(items, 5))
+    keys = ["region_code", "period", "dept_code", "channel", "working_days"]
+    days = (cases.groupby(keys).agg(cases=("late", "size"), within_cases=("within", "sum"),
+                                    beyond_cases=("late", "sum")).reset_index().sort_values(keys))
+    pd.testing.assert_frame_equal(_as_float(_frame(wh, DAYS_MART_SQL), 5), _as_float(days, 5))
+
+
 _MARTS_BY_ENGINE: dict[str, dict[str, pd.DataFrame]] = {}
 MART_QUERIES = {
     "mart_kpi_monthly": "SELECT * FROM mart_kpi_monthly ORDER BY region_code, period, kpi_code",
     "mart_county_ranking": "SELECT * FROM mart_county_ranking ORDER BY region_code, period",
     "mart_county_indicator_score": "SELECT * FROM mart_county_indicator_score ORDER BY region_code, period, kpi_code",
     "mart_rating_level_monthly": "SELECT * FROM mart_rating_level_monthly ORDER BY region_code, period, level",
+    "mart_approval_item_monthly": ITEM_MART_SQL,
+    "mart_approval_days_monthly": DAYS_MART_SQL,
 }
 
 

@@ -147,8 +147,10 @@ def wh(warehouse, config):  # noqa: ANN001
         s.execute(insert(FactRating), _ratings(prov))
         s.execute(insert(FactHotlineTicket), _tickets(prov))
     with warehouse.engine.begin() as conn:
-        refresh_kpi_marts(conn=conn, config=config, pairs=[(YUCI, OCT), (TAIGU, OCT)], tables=["fact_rating"],
-                          today=TODAY, rank=False)
+        # The approvals page's reads sum the approval marts: refreshed as a load would, for the months cases
+        # were completed in (O3 in November).
+        refresh_kpi_marts(conn=conn, config=config, pairs=[(YUCI, OCT), (TAIGU, OCT), (YUCI, "2026-11")],
+                          tables=["fact_rating", "fact_approval_case"], today=TODAY, rank=False)
     return warehouse
 
 
