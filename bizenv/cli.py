@@ -106,12 +106,14 @@ def cmd_kpi_rebuild(args: argparse.Namespace, config: Config) -> int:
 
     from models.kpis import rebuild_kpi_marts
     from models.migrate import prepare_warehouse
+    from models.ops import bump_data_version
 
     warehouse = _warehouse(config)
     prepare_warehouse(warehouse=warehouse, config=config)
     started = time.perf_counter()
     with warehouse.engine.begin() as conn:
         rows = rebuild_kpi_marts(conn=conn, config=config)
+        bump_data_version(conn=conn, facts=True)  # the dashboard's cached KPI reads are stale now
     _print(f"rebuilt {rows:,} mart rows for {len(config.kpis)} KPIs and the county ranking "
            f"in {time.perf_counter() - started:.1f}s")
     return 0

@@ -4,17 +4,28 @@ Nothing here is module-level state: each app (and each gunicorn worker) carries 
 server, so tests can build several apps with different warehouses in one process.
 
 The read cache (flask-caching): a per-process SimpleCache by default, Redis when `BIZENV_CACHE_REDIS_URL` is set
-(shared by every gunicorn worker), `BIZENV_CACHE=off` to switch it off. Every cached read is keyed by the
-*data version* — the newest successful `etl_run` (id, finished_at) — so a committed ETL run invalidates
-everything at once, without anyone deleting keys. The version is read at most once per request and at most once a
-second per process. Adopt it in a page with either of:
+(shared by every gunicorn worker), `BIZENV_CACHE=off` to switch it off. Every cached read is keyed by a *data
+version* (`models.ops.EtlDataVersion`, moved by the ETL in the transaction that ends a run), so a run invalidates
+without anyone deleting keys. Two of them:
 
-    cards = cached_read("overview.snapshots", kpi_snapshots, default=[], viewer=current_viewer(),
+- `version=FACTS`: moves only when a run changed facts, dimensions or marts. For reads of facts and marts only
+  (KPIs, rankings, details): a run that loaded nothing new keeps them warm.
+- `version=OPS` (the default, the safe choice): moves whenever a run ends, and with every facts move. For reads
+  of what runs record (runs, files, rejects, freshness, the "as of" time of the last run), and for anything mixed.
+
+Both are read in one query, at most once per request and at most once a second per process. Adopt the cache in a
+page with either of:
+
+    cards = cached_read("overview.snapshots", kpi_snapshots, default=[], version=FACTS, viewer=current_viewer(),
                         config=current_config(), period=month)          # fn(session=..., **kwargs)
-    frame = warehouse_read(lambda s: county_comparison(session=s, ...), default=None,
+    frame = warehouse_read(lambda s: county_comparison(session=s, ...), default=None, version=FACTS,
                            cache_key=("overview.county", month, kpi))   # a lambda, keyed by what it depends on
 
-Keys always hold the current viewer, so one reader never gets rows cached for another.
+Keys hold the current viewer, so one reader never gets rows cached for another. `shared=True` leaves the viewer
+out of the key (and out of a `viewer` keyword's part of it): only for a models/ read whose result is the same for
+every viewer (it ignores its `viewer`, as the KPI and ranking reads do: KPI values of every region are visible to
+every role). Never for details, drill-downs, rejects or anything filtered by the viewer's region; tests check
+each shared read gives a county viewer and the city the same result (tests/test_context_cache.py).
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from bizenv.i18n import Lang, normalise_lang
 from models.config import Config
 from models.db import Warehouse
 from models.migrate import warehouse_is_migrated
+from models.ops import FACTS_VERSION, OPS_VERSION
 from models.scope import Viewer
 
 CONTEXT_KEY = "BIZENV"
@@ -43,13 +55,15 @@ CACHE_REDIS_ENV = "BIZENV_CACHE_REDIS_URL"
 CACHE_SWITCH_ENV = "BIZENV_CACHE"  # "off" disables caching
 CACHE_TIMEOUT_SECONDS = 3600  # a safety net only: a new data version already makes old keys unreachable
 VERSION_TTL_SECONDS = 1.0
+FACTS = FACTS_VERSION  # facts, dimensions and marts only: the key moves when a run changed them
+OPS = OPS_VERSION  # anything a run records: the key moves whenever a run ends
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class _VersionMemo:
-    """The last data version this process read, and when (monotonic seconds)."""
+    """The last data versions (models.ops_reads.DataVersions) this process read, and when (monotonic seconds)."""
 
     value: Any = None
     read_at: float = float("-inf")
@@ -127,22 +141,30 @@ def _uncached_read(read: Callable[[Session], T], default: T) -> T:
         return read(session)
 
 
-def data_version() -> Any:
-    """The newest successful ETL run (id, finished_at), read at most once per request and once a second."""
-    if flask.has_request_context() and "bizenv_data_version" in flask.g:
-        return flask.g.bizenv_data_version
+def data_versions() -> Any:
+    """Both data versions (facts, ops), read at most once per request and once a second per process."""
+    if flask.has_request_context() and "bizenv_data_versions" in flask.g:
+        return flask.g.bizenv_data_versions
     memo = current_context().version_memo
     with memo.lock:
         now = time.monotonic()
         if now - memo.read_at >= VERSION_TTL_SECONDS:
-            from models.ops_reads import data_version as read_version
+            from models.ops_reads import data_versions as read_versions
 
-            memo.value = _uncached_read(lambda s: read_version(session=s), None)
+            memo.value = _uncached_read(lambda s: read_versions(session=s), None)
             memo.read_at = now
         value = memo.value
     if flask.has_request_context():
-        flask.g.bizenv_data_version = value
+        flask.g.bizenv_data_versions = value
     return value
+
+
+def data_version(version: str = OPS) -> Any:
+    """One data version: FACTS (moves when facts or marts changed) or OPS (moves whenever a run ends)."""
+    if version not in (FACTS, OPS):
+        raise ValueError(f"version must be {FACTS!r} or {OPS!r}, got {version!r}")
+    versions = data_versions()
+    return None if versions is None else getattr(versions, version)
 
 
 def _key_part(value: Any) -> str:
@@ -151,11 +173,20 @@ def _key_part(value: Any) -> str:
     return repr(value)
 
 
-def read_cache_key(name: str, parts: Hashable) -> str:
-    """The cache key of a read: app prefix, read name, data version and a digest of what the read depends on."""
-    # The viewer is always part of the key, so one reader never gets rows cached for another.
-    digest = hashlib.sha1(f"{current_viewer()!r}|{_key_part(parts)}".encode()).hexdigest()[:20]
-    return f"{current_context().key_prefix}:{name}:{data_version()!r}:{digest}"
+def read_cache_key(name: str, parts: Hashable, *, version: str = OPS, shared: bool = False) -> str:
+    """The cache key of a read: app prefix, read name, data version and a digest of what the read depends on.
+
+    The viewer is part of it, so one reader never gets rows cached for another, unless the read is `shared`: the
+    same for every viewer (see the module's docstring). Shared keys say so in the key, apart from every viewer's.
+    """
+    who = "shared" if shared else repr(current_viewer())
+    digest = hashlib.sha1(f"{who}|{_key_part(parts)}".encode()).hexdigest()[:20]
+    return f"{current_context().key_prefix}:{name}:{version}{data_version(version)!r}:{digest}"
+
+
+def _kwargs_key(kwargs: dict[str, Any], *, shared: bool) -> tuple:
+    # A shared read still gets its viewer argument; the key leaves it out, as the result does not depend on it.
+    return tuple(sorted((k, _key_part(v)) for k, v in kwargs.items() if not (shared and k == "viewer")))
 
 
 def _through_cache(key: str | None, compute: Callable[[], T]) -> T:
@@ -177,28 +208,33 @@ def _through_cache(key: str | None, compute: Callable[[], T]) -> T:
     return value
 
 
-def warehouse_read(read: Callable[[Session], T], *, default: T, cache_key: Hashable | None = None) -> T:
+def warehouse_read(read: Callable[[Session], T], *, default: T, cache_key: Hashable | None = None,
+                   version: str = OPS, shared: bool = False) -> T:
     """Run one read in a session; a warehouse not migrated yet reads as empty so the page still opens.
 
     With `cache_key` (a tuple of everything the read depends on, its first item naming the read), the result is
-    cached until the next successful ETL run. Without it, nothing changes: the read runs every time.
+    cached until the `version` moves (FACTS or OPS, see the module's docstring), per viewer unless `shared`.
+    Without it, nothing changes: the read runs every time.
     """
     if cache_key is None:
         return _uncached_read(read, default)
     parts = tuple(cache_key) if isinstance(cache_key, tuple) else (cache_key,)
-    return _through_cache(read_cache_key(str(parts[0]), parts[1:]), lambda: _uncached_read(read, default))
+    key = read_cache_key(str(parts[0]), parts[1:], version=version, shared=shared)
+    return _through_cache(key, lambda: _uncached_read(read, default))
 
 
-def cached_read(name: str, fn: Callable[..., T], /, *, default: T, **kwargs: Any) -> T:
+def cached_read(name: str, fn: Callable[..., T], /, *, default: T, version: str = OPS, shared: bool = False,
+                **kwargs: Any) -> T:
     """`fn(session=..., **kwargs)` (a models/ read), cached per data version under `name` and the kwargs.
 
-    `default` is returned when the warehouse has no schema yet.
+    `default` is returned when the warehouse has no schema yet. `version` and `shared`: see the module's docstring.
     """
-    key = read_cache_key(name, tuple(sorted((k, _key_part(v)) for k, v in kwargs.items())))
+    key = read_cache_key(name, _kwargs_key(kwargs, shared=shared), version=version, shared=shared)
     return _through_cache(key, lambda: _uncached_read(lambda s: fn(session=s, **kwargs), default))
 
 
-def cached(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def cached(name: str, *, version: str = OPS,
+           shared: bool = False) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorator form of `cached_read` for a page's own read helpers taking keyword arguments only:
 
         @cached("overview.trend")
@@ -208,7 +244,7 @@ def cached(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """
     def wrap(fn: Callable[..., T]) -> Callable[..., T]:
         def inner(**kwargs: Any) -> T:
-            key = read_cache_key(name, tuple(sorted((k, _key_part(v)) for k, v in kwargs.items())))
+            key = read_cache_key(name, _kwargs_key(kwargs, shared=shared), version=version, shared=shared)
             return _through_cache(key, lambda: fn(**kwargs))
         inner.__name__, inner.__doc__ = fn.__name__, fn.__doc__
         return inner

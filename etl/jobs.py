@@ -33,7 +33,7 @@ from models.config import Config, HttpApiSource, JobSettings
 from models.db import Warehouse
 from models.dims import DimServiceItem
 from models.kpis import refresh_kpi_marts
-from models.ops import EtlRun
+from models.ops import EtlRun, bump_data_version
 from models.regions import alias_map, sync_regions
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class RunSummary:
     rows_updated: int = 0
     rows_rejected: int = 0
     marts_refreshed: int = 0
+    dims_changed: int = 0  # dimension rows a batch inserted or updated beside its facts (departments)
     files_refused: int = 0  # inbox files moved to failed/ whole
     seconds: float = 0.0
     error: str | None = None
@@ -70,6 +71,11 @@ class RunSummary:
     def rows_loaded(self) -> int:
         """Rows that changed the warehouse."""
         return self.rows_inserted + self.rows_updated
+
+    @property
+    def changed_facts(self) -> bool:
+        """Whether the run wrote facts, dimensions or marts: what moves the dashboard's facts version."""
+        return bool(self.rows_loaded or self.dims_changed or self.marts_refreshed)
 
 
 def _alive(pid: int) -> bool:
@@ -91,6 +97,7 @@ def _reap_dead_runs(conn: Connection, *, job: str, tz: str) -> None:
         conn.execute(update(EtlRun).where(EtlRun.id.in_(dead)).values(
             status="abandoned", finished_at=now_local(tz),
             error=f"the process on {host} ended without finishing (killed or crashed); its committed pages stay"))
+        bump_data_version(conn=conn, facts=True)  # what its committed pages changed is not recorded
 
 
 def _start_run(warehouse: Warehouse, *, job: str, trigger: str, tz: str) -> int:
@@ -108,6 +115,7 @@ def _finish_run(warehouse: Warehouse, summary: RunSummary, *, tz: str) -> None:
             finished_at=now_local(tz), status=summary.status, rows_read=summary.rows_read,
             rows_inserted=summary.rows_inserted, rows_updated=summary.rows_updated,
             rows_rejected=summary.rows_rejected, error=summary.error))
+        bump_data_version(conn=conn, facts=summary.changed_facts)
 
 
 def _catalogue(conn: Connection) -> dict[str, tuple[str | None, int | None, int | None, bool]]:
@@ -130,7 +138,9 @@ def load_batch(conn: Connection, dataset: ModuleType, prepared: Prepared, summar
     """Merge a validated batch and quarantine its rejects, in the caller's transaction; counts go on the summary."""
     if dataset is service_items and not prepared.rows.empty:
         depts = service_items.departments(prepared.rows)
-        upsert_frame(conn=conn, table="dim_department", frame=depts, key=["dept_code"], columns=list(depts.columns))
+        changed = upsert_frame(conn=conn, table="dim_department", frame=depts, key=["dept_code"],
+                               columns=list(depts.columns))
+        summary.dims_changed += changed.inserted + changed.updated
     cols = [*dataset.COLUMNS, "row_hash", "etl_run_id", "source", "source_line"]
     result = upsert_frame(conn=conn, table=dataset.TABLE, frame=prepared.rows, key=dataset.KEY, columns=cols,
                           period_columns=dataset.PERIOD_COLUMNS,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Connection, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -105,3 +106,34 @@ class EtlLock(Base):
     holder: Mapped[str] = mapped_column(String(128))
     acquired_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+FACTS_VERSION = "facts"  # moves when facts, dimensions or marts changed: what the dashboard's KPI reads key on
+OPS_VERSION = "ops"  # moves whenever a run ends (runs, files, rejects, "as of" times), and with every facts move
+
+
+class EtlDataVersion(Base):
+    """A counter the dashboard's read cache keys on, moved in the same transaction as what it stands for.
+
+    A counter rather than "the newest run": runs of different jobs finish out of order, and a run that loaded
+    nothing must not make every cached read cold.
+    """
+
+    __tablename__ = "etl_data_version"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)  # facts | ops
+    value: Mapped[int] = mapped_column(Integer)
+    # When it last moved (UTC, microseconds): a warehouse rebuilt from scratch restarts the counter, and the
+    # time keeps its keys apart from the old warehouse's in a shared Redis.
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+def bump_data_version(*, conn: Connection, facts: bool) -> None:
+    """Move the ops counter, and the facts counter too when facts or marts changed, in the caller's transaction."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    table = EtlDataVersion.__table__
+    for name in (OPS_VERSION, FACTS_VERSION) if facts else (OPS_VERSION,):
+        stmt = dialect.insert(table).values(name=name, value=1, changed_at=now)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.name],
+                                                set_={"value": table.c.value + 1, "changed_at": now}))

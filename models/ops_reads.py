@@ -19,21 +19,29 @@ from sqlalchemy.orm import Session
 
 from models.config import Config
 from models.marts import MartCountyRanking, MartKpiMonthly
-from models.ops import EtlFile, EtlRejectedRow, EtlRun
+from models.ops import FACTS_VERSION, OPS_VERSION, EtlDataVersion, EtlFile, EtlRejectedRow, EtlRun
 from models.scope import Viewer
 
 COUNTY_DATASET = "county_figures"
 _FILE_NAME = re.compile(r"^(?P<code>\d{6})_[^_]*_(?P<year>\d{4})(?P<month>\d{2})\.xls[xm]?$")
 
 
-# ---- the data version: what the dashboard cache keys on -----------------------------------------------------------
+# ---- the data versions: what the dashboard cache keys on ---------------------------------------------------------
 
 
-def data_version(*, session: Session) -> tuple[int, str] | None:
-    """The newest successful ETL run (id, finished_at): a cheap key that changes whenever a run commits."""
-    row = session.execute(select(EtlRun.id, EtlRun.finished_at).where(EtlRun.status == "success")
-                          .order_by(EtlRun.id.desc()).limit(1)).first()
-    return None if row is None else (int(row[0]), str(row[1]))
+@dataclass(frozen=True, slots=True)
+class DataVersions:
+    """The two counters the read cache keys on (see models.ops.EtlDataVersion): (value, when it moved) or None."""
+
+    facts: tuple[int, str] | None
+    ops: tuple[int, str] | None
+
+
+def data_versions(*, session: Session) -> DataVersions:
+    """Both counters in one round trip: facts move only when a run changed facts or marts, ops when any run ends."""
+    rows = {name: (int(value), str(changed_at)) for name, value, changed_at in session.execute(
+        select(EtlDataVersion.name, EtlDataVersion.value, EtlDataVersion.changed_at))}
+    return DataVersions(facts=rows.get(FACTS_VERSION), ops=rows.get(OPS_VERSION))
 
 
 # ---- overview ---------------------------------------------------------------------------------------------------
