@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_datetime, format_period, name_in, t
 from dashboard.bulletin_jobs import JobBusy, JobState, may_generate, registry_for, start_bulletin_job
 from dashboard.context import (
+    FACTS,
     cached_read,
     current_config,
     current_lang,
@@ -88,8 +89,8 @@ def audit_action(action: str, *, success: bool = True, details: Mapping[str, Any
 def months_newest_first() -> list[str]:
     """Completed months with KPI values, newest first (a month still running has no bulletin)."""
     running = current_period(current_config().timezone)
-    return cached_read("bulletin.periods", available_periods, default=[], viewer=current_viewer(),
-                       before=running)[::-1]
+    return cached_read("bulletin.periods", available_periods, default=[], version=FACTS, shared=True,
+                       viewer=current_viewer(), before=running)[::-1]
 
 
 def scope_choices(config: Config, viewer: Viewer) -> list[str]:
@@ -300,7 +301,7 @@ def render_texts(lang: str | None) -> tuple:
     """The page's texts and the choices' labels in the reader's language."""
     lang = current_lang(lang)
     config, viewer = current_config(), current_viewer()
-    when = cached_read("bulletin.asof", data_as_of, default=None)
+    when = cached_read("bulletin.asof", data_as_of, default=None, shared=True)
     asof = t("bulletin.page.asof", lang, when=format_datetime(when, lang)) if when else \
         t("bulletin.page.asof_unknown", lang)
     months = months_newest_first()

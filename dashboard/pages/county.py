@@ -16,7 +16,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from sqlalchemy.orm import Session
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_period, name_in, t
-from dashboard.context import cached_read, current_config, current_lang, current_viewer, warehouse_read
+from dashboard.context import FACTS, cached_read, current_config, current_lang, current_viewer, warehouse_read
 from dashboard.figures import empty_figure
 from dashboard.tables import Column, data_table, register_table_source
 from dashboard.views import county as views
@@ -104,7 +104,8 @@ for _table_id, (_fn, _title, _columns) in DRILLS.items():
 def periods_newest_first() -> list[str]:
     """Completed months with a ranking, newest first (shared with the ranking page's cache entry)."""
     running = current_period(current_config().timezone)
-    return cached_read("ranking.periods", ranking_periods, default=[], viewer=current_viewer(), before=running)
+    return cached_read("ranking.periods", ranking_periods, default=[], version=FACTS, shared=True,
+                       viewer=current_viewer(), before=running)
 
 
 def default_region(config: Config, viewer: Viewer) -> str | None:
@@ -203,7 +204,7 @@ def render_labels(lang: str | None, month_options: list[dict] | None) -> tuple:
 
 
 def render_asof(lang: str | None) -> str:
-    return rviews.asof_text(cached_read("overview.asof", data_as_of, default=None), current_lang(lang))
+    return rviews.asof_text(cached_read("overview.asof", data_as_of, default=None, shared=True), current_lang(lang))
 
 
 def sync_url(search: str | None, region: str | None, month: str | None, kpi: str | None,
@@ -242,8 +243,9 @@ def render_profile(region: str | None, month: str | None, lang: str | None) -> t
                 kpi_comparison(session=s, viewer=viewer, config=config, period=month, region_code=unit.code),
                 rank_story(session=s, viewer=viewer, config=config, region_code=unit.code, period=month))
 
-    scores, comparison, story = warehouse_read(read, default=({}, pd.DataFrame(), None),
-                                               cache_key=("county.profile", unit.code, month))
+    # Shared: the three reads ignore the viewer (KPI values and rankings are visible to every role).
+    scores, comparison, story = warehouse_read(read, default=({}, pd.DataFrame(), None), version=FACTS,
+                                               shared=True, cache_key=("county.profile", unit.code, month))
     if story is None:
         blank = empty_figure(t("figure.no_data", lang))
         return (t("county.heading", lang, county=name_in(unit, lang)), [], "", blank, [], "", [],
@@ -272,7 +274,8 @@ def render_trend(region: str | None, month: str | None, kpi_code: str | None, la
         return "", empty_figure(t("figure.no_data", lang)), ""
     frame = cached_read("county.trend", kpi_trend, default=pd.DataFrame(columns=["period", "series", "value",
                                                                                 "sample_size"]),
-                        viewer=current_viewer(), config=config, region_code=unit.code, kpi_code=kpi.code, period=month)
+                        version=FACTS, shared=True, viewer=current_viewer(), config=config, region_code=unit.code,
+                        kpi_code=kpi.code, period=month)
     events = config.dashboard.events
     fig = views.trend_figure(frame, kpi, county_name=name_in(unit, lang), events=events, lang=lang)
     return (t("county.trend.heading", lang, kpi=name_in(kpi, lang)), fig,

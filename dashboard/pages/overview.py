@@ -6,8 +6,10 @@ status, MoM/YoY, 12-month trend), then where the counties stand. Filters (month,
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import dash
 import dash_bootstrap_components as dbc
@@ -25,7 +27,7 @@ from bizenv.i18n import (
     t,
 )
 from dashboard.components import pillar_section, status_legend
-from dashboard.context import cached_read, current_config, current_lang, current_viewer
+from dashboard.context import FACTS, cached_read, current_config, current_lang, current_viewer
 from dashboard.figures import (
     composite_trend_figure,
     county_choropleth,
@@ -62,8 +64,8 @@ dash.register_page(__name__, path="/", order=0, name=t("nav.overview", DEFAULT_L
 def periods_newest_first() -> list[str]:
     """Completed months with KPI values, newest first: a month still running would mislead at a glance."""
     running = current_period(current_config().timezone)
-    return cached_read("overview.periods", available_periods, default=[], viewer=current_viewer(),
-                       before=running)[::-1]
+    return cached_read("overview.periods", available_periods, default=[], version=FACTS, shared=True,
+                       viewer=current_viewer(), before=running)[::-1]
 
 
 def pillar_kpis(config: Config) -> dict[str, list[KpiDefinition]]:
@@ -185,7 +187,7 @@ def render_labels(lang: str | None, month_options: list[dict] | None) -> tuple:
 
 def render_asof(lang: str | None) -> str:
     """"数据截至 …": when the last successful ETL run finished."""
-    when = cached_read("overview.asof", data_as_of, default=None)
+    when = cached_read("overview.asof", data_as_of, default=None, shared=True)
     lang = current_lang(lang)
     return t("overview.asof", lang, when=format_datetime(when, lang)) if when else t("overview.asof_unknown", lang)
 
@@ -196,8 +198,9 @@ def render_cards(month: str | None, lang: str | None) -> tuple[str, list, str]:
     if not month:
         return "", [], ""
     config = current_config()
-    snaps = {s.kpi_code: s for s in cached_read("overview.snapshots", kpi_snapshots, default=[],
-                                                viewer=current_viewer(), config=config, period=month)}
+    snaps = {s.kpi_code: s for s in cached_read("overview.snapshots", kpi_snapshots, default=[], version=FACTS,
+                                                shared=True, viewer=current_viewer(), config=config,
+                                                period=month)}
     if not snaps:
         return t("overview.cards_heading", lang, period=format_period(month, lang)), [], ""
     sections = [dbc.Col(pillar_section(pillar, [(snaps[k.code], k) for k in kpis], lang,
@@ -214,8 +217,8 @@ def render_composite(month: str | None, lang: str | None) -> Figure:
     lang = current_lang(lang)
     if not month:
         return empty_figure(t("figure.no_data", lang))
-    frame = cached_read("overview.composite", composite_trend, default=pd.DataFrame(), config=current_config(),
-                        until=month)
+    frame = cached_read("overview.composite", composite_trend, default=pd.DataFrame(), version=FACTS, shared=True,
+                        config=current_config(), until=month)
     return composite_trend_figure(frame, lang)
 
 
@@ -225,7 +228,9 @@ def render_alerts(month: str | None, lang: str | None) -> tuple[str, list]:
     if not month:
         return "", []
     config = current_config()
-    alerts = cached_read("overview.alerts", kpi_alerts, default=[], config=config, period=month)
+    # `today` in the key: the running month's alerts count what is open today, whatever the data version.
+    alerts = cached_read("overview.alerts", kpi_alerts, default=[], version=FACTS, shared=True, config=config,
+                         period=month, today=dt.datetime.now(ZoneInfo(config.timezone)).date())
     title = t("overview.alerts_title", lang, period=format_period(month, lang))
     if not alerts:
         return title, [html.P(t("overview.alerts_none", lang), className="text-muted mb-0")]
@@ -247,8 +252,8 @@ def render_alerts(month: str | None, lang: str | None) -> tuple[str, list]:
 
 
 def _county_frame(month: str, kpi: KpiDefinition) -> pd.DataFrame | None:
-    return cached_read("overview.county", county_comparison, default=None, viewer=current_viewer(),
-                       config=current_config(), period=month, kpi_code=kpi.code)
+    return cached_read("overview.county", county_comparison, default=None, version=FACTS, shared=True,
+                       viewer=current_viewer(), config=current_config(), period=month, kpi_code=kpi.code)
 
 
 def render_map(month: str | None, kpi_code: str | None, lang: str | None) -> tuple[str, Figure, str, dict]:

@@ -17,7 +17,7 @@ from plotly.graph_objects import Figure
 from sqlalchemy.orm import Session
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_period, name_in, t
-from dashboard.context import cached_read, current_config, current_lang, current_viewer
+from dashboard.context import FACTS, cached_read, current_config, current_lang, current_viewer
 from dashboard.figures import empty_figure
 from dashboard.tables import Column, data_table, register_table_source
 from dashboard.views import ranking as views
@@ -47,13 +47,14 @@ dash.register_page(__name__, path="/ranking", order=1, name=t("ranking.nav", DEF
 def periods_newest_first() -> list[str]:
     """Completed months with a ranking, newest first (the running month would mislead)."""
     running = current_period(current_config().timezone)
-    return cached_read("ranking.periods", ranking_periods, default=[], viewer=current_viewer(), before=running)
+    return cached_read("ranking.periods", ranking_periods, default=[], version=FACTS, shared=True,
+                       viewer=current_viewer(), before=running)
 
 
 def _ranking(month: str) -> pd.DataFrame:
     """The month's ranking with names and lists, one cache entry shared by the table and the heatmap."""
-    return cached_read("ranking.ranking", county_ranking, default=pd.DataFrame(), viewer=current_viewer(),
-                       config=current_config(), period=month)
+    return cached_read("ranking.ranking", county_ranking, default=pd.DataFrame(), version=FACTS, shared=True,
+                       viewer=current_viewer(), config=current_config(), period=month)
 
 
 def _ranking_source(session: Session, viewer: Viewer, config: Config, filters: Mapping[str, Any]) -> pd.DataFrame:
@@ -161,7 +162,7 @@ def render_labels(lang: str | None, month_options: list[dict] | None) -> tuple:
 
 def render_asof(lang: str | None) -> str:
     """"数据截至 …": when the last successful ETL run finished."""
-    return views.asof_text(cached_read("overview.asof", data_as_of, default=None), current_lang(lang))
+    return views.asof_text(cached_read("overview.asof", data_as_of, default=None, shared=True), current_lang(lang))
 
 
 def sync_url(search: str | None, month: str | None, kpi: str | None, month_options: list[dict] | None,
@@ -205,8 +206,8 @@ def render_heatmap(month: str | None, lang: str | None) -> tuple[str, Figure, di
     if not month:
         return "", empty_figure(t("figure.no_data", lang)), {"height": "240px"}
     config = current_config()
-    scores = cached_read("ranking.scores", indicator_scores, default=pd.DataFrame(), viewer=current_viewer(),
-                         config=config, period=month)
+    scores = cached_read("ranking.scores", indicator_scores, default=pd.DataFrame(), version=FACTS, shared=True,
+                         viewer=current_viewer(), config=config, period=month)
     ranking = _ranking(month)
     fig = views.heatmap_figure(scores, ranking, config, lang)
     return (t("ranking.heatmap.heading", lang, period=format_period(month, lang)), fig,
@@ -218,8 +219,8 @@ def render_bump(month: str | None, lang: str | None) -> tuple[Figure, dict]:
     lang = current_lang(lang)
     if not month:
         return empty_figure(t("figure.no_data", lang)), {"height": "240px"}
-    history = cached_read("ranking.history", rank_history, default=pd.DataFrame(), viewer=current_viewer(),
-                          config=current_config(), period=month)
+    history = cached_read("ranking.history", rank_history, default=pd.DataFrame(), version=FACTS, shared=True,
+                          viewer=current_viewer(), config=current_config(), period=month)
     fig = views.bump_figure(history, lang) if len(history) else empty_figure(t("figure.no_data", lang))
     return fig, {"height": f"{fig.layout.height}px"}
 
@@ -230,8 +231,8 @@ def render_funnel(month: str | None, kpi_code: str | None, lang: str | None) -> 
     kpi = current_config().kpi_by_code.get(kpi_code or "")
     if not month or kpi is None:
         return "", empty_figure(t("figure.no_data", lang))
-    rows = cached_read("ranking.funnel", funnel_rows, default=pd.DataFrame(), viewer=current_viewer(),
-                       config=current_config(), period=month, kpi_code=kpi.code)
+    rows = cached_read("ranking.funnel", funnel_rows, default=pd.DataFrame(), version=FACTS, shared=True,
+                       viewer=current_viewer(), config=current_config(), period=month, kpi_code=kpi.code)
     fig = views.funnel_figure(rows, kpi, lang) if len(rows) else empty_figure(t("figure.no_data", lang))
     return t("ranking.funnel.heading", lang, kpi=name_in(kpi, lang), period=format_period(month, lang)), fig
 

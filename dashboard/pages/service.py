@@ -15,7 +15,7 @@ import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_period, t
-from dashboard.context import current_config, current_lang, current_viewer, warehouse_read
+from dashboard.context import FACTS, current_config, current_lang, current_viewer, warehouse_read
 from dashboard.figures import empty_figure
 from dashboard.tables import data_table, register_table_source
 from dashboard.urlstate import register_url_sync, url_location
@@ -54,7 +54,7 @@ def _read(fn, f: dict, default, **kw):  # noqa: ANN001, ANN202
     key = (f"service.{fn.__name__}", f["region"], f["start"], f["end"], *sorted(kw.items()), _today())
     return warehouse_read(lambda s: fn(session=s, viewer=current_viewer(), config=current_config(),
                                        region_code=f["region"], period=f["end"], **kw), default=default,
-                          cache_key=key)
+                          version=FACTS, cache_key=key)
 
 
 # ---- layout -------------------------------------------------------------------------------------------------------

@@ -151,8 +151,8 @@ def render(month: str | None, lang: str | None) -> tuple:
     config = current_config()
     months = reporting_months(config)
     month = month if month in months else months[0]
-    status = cached_read("submissions.status", submission_status, default=pd.DataFrame(), viewer=current_viewer(),
-                         config=config, period=month, today=_today(config))
+    status = cached_read("submissions.status", submission_status, default=pd.DataFrame(), shared=True,
+                         viewer=current_viewer(), config=config, period=month, today=_today(config))
     counts = status["status"].value_counts().to_dict() if not status.empty else {}
     n = {k: int(counts.get(k, 0)) for k in STATE_LOOK}
     deadline = status["deadline"].iloc[0] if not status.empty else None
