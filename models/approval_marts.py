@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, bindparam, delete, text, tuple_
+import pandas as pd
+from sqlalchemy import Connection, bindparam, delete, insert, text, tuple_
 
 from models.marts import NO_DEPT, MartApprovalDaysMonthly, MartApprovalItemMonthly
 
@@ -22,33 +23,27 @@ _DEPT = f"COALESCE(dept_code, '{NO_DEPT}')"
 _LIMITED = "statutory_days > 0 AND promised_days IS NOT NULL"
 _LATE = "promised_days IS NOT NULL AND working_days > promised_days"
 
-ITEM_SQL = f"""
-INSERT INTO mart_approval_item_monthly (region_code, period, item_code, dept_code, channel, cases, days_sum,
-    days_max, late_cases, promised_max, statutory_max, limited_promised_sum, limited_statutory_sum)
-SELECT region_code, completed_period, item_code, {_DEPT}, channel, COUNT(*), SUM(working_days), MAX(working_days),
+# One pass over the month's cases at the grain both marts share; pandas then sums it two ways.
+FINE_SQL = f"""
+SELECT region_code, completed_period, item_code, {_DEPT}, channel, working_days, COUNT(*),
+       SUM(CASE WHEN promised_days IS NOT NULL AND working_days <= promised_days THEN 1 ELSE 0 END),
        SUM(CASE WHEN {_LATE} THEN 1 ELSE 0 END), MAX(promised_days), MAX(statutory_days),
        SUM(CASE WHEN {_LIMITED} THEN promised_days END), SUM(CASE WHEN {_LIMITED} THEN statutory_days END)
 FROM fact_approval_case
-WHERE {_COUNTED} {{where}}
-GROUP BY region_code, completed_period, item_code, {_DEPT}, channel
+WHERE {_COUNTED} AND completed_period = :period AND region_code IN :regions
+GROUP BY region_code, completed_period, item_code, {_DEPT}, channel, working_days
 """
-
-DAYS_SQL = f"""
-INSERT INTO mart_approval_days_monthly (region_code, period, dept_code, channel, working_days, cases, within_cases,
-    beyond_cases)
-SELECT region_code, completed_period, {_DEPT}, channel, working_days, COUNT(*),
-       SUM(CASE WHEN promised_days IS NOT NULL AND working_days <= promised_days THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {_LATE} THEN 1 ELSE 0 END)
-FROM fact_approval_case
-WHERE {_COUNTED} {{where}}
-GROUP BY region_code, completed_period, {_DEPT}, channel, working_days
-"""
+FINE_COLUMNS = ["region_code", "period", "item_code", "dept_code", "channel", "working_days", "cases",
+                "within_cases", "late_cases", "promised_max", "statutory_max", "limited_promised_sum",
+                "limited_statutory_sum"]
+ITEM_KEY = ["region_code", "period", "item_code", "dept_code", "channel"]
+DAYS_KEY = ["region_code", "period", "dept_code", "channel", "working_days"]
 
 MARTS = (MartApprovalItemMonthly, MartApprovalDaysMonthly)
 
 
 def refresh_approval_marts(*, conn: Connection, pairs: Iterable[Pair]) -> None:
-    """Recount the county-months a load touched, one month at a time so each insert reads one index range."""
+    """Recount the county-months a load touched: per month, one indexed pass over its cases feeds both marts."""
     pairs = sorted(set(pairs))
     if not pairs:
         return
@@ -59,11 +54,46 @@ def refresh_approval_marts(*, conn: Connection, pairs: Iterable[Pair]) -> None:
     by_period: dict[str, list[str]] = {}
     for region, period in pairs:
         by_period.setdefault(period, []).append(region)
-    where = "AND completed_period = :period AND region_code IN :regions"
-    for sql in (ITEM_SQL, DAYS_SQL):
-        stmt = text(sql.format(where=where)).bindparams(bindparam("regions", expanding=True))
-        for period, regions in by_period.items():
-            conn.execute(stmt, {"period": period, "regions": regions})
+    stmt = text(FINE_SQL).bindparams(bindparam("regions", expanding=True))
+    for period, regions in by_period.items():
+        rows = [tuple(r) for r in conn.execute(stmt, {"period": period, "regions": regions})]  # plain tuples: fast
+        fine = pd.DataFrame(rows, columns=FINE_COLUMNS)
+        if fine.empty:
+            continue
+        fine = fine.astype({c: float for c in FINE_COLUMNS[5:]})  # NULL as NaN, so sums and maxima skip it
+        conn.execute(insert(MartApprovalItemMonthly), _records(_items(fine)))
+        conn.execute(insert(MartApprovalDaysMonthly), _records(_days(fine)))
+
+
+def _items(fine: pd.DataFrame) -> pd.DataFrame:
+    """Per item: the ranking's sums, with the working days folded away."""
+    fine = fine.assign(days_sum=fine["working_days"] * fine["cases"], days_max=fine["working_days"])
+    sums = ["cases", "days_sum", "late_cases"]
+    grouped = fine.groupby(ITEM_KEY, sort=False)
+    out = grouped[sums].sum()
+    out[["days_max", "promised_max", "statutory_max"]] = grouped[["days_max", "promised_max", "statutory_max"]].max()
+    for col in ("limited_promised_sum", "limited_statutory_sum"):  # NULL when no case of the item had both limits
+        out[col] = grouped[col].sum(min_count=1)
+    return out.reset_index()
+
+
+def _days(fine: pd.DataFrame) -> pd.DataFrame:
+    """Per working-days count: the distribution's within and beyond the promised limit."""
+    out = fine.groupby(DAYS_KEY, sort=False)[["cases", "within_cases", "late_cases"]].sum()
+    return out.rename(columns={"late_cases": "beyond_cases"}).reset_index()
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows for insert: NaN as NULL, numbers as Python ints (pandas turns nullable sums into floats)."""
+    columns = {}
+    for name, col in frame.items():
+        if not pd.api.types.is_numeric_dtype(col):
+            columns[name] = col.tolist()
+        elif col.isna().any():
+            columns[name] = [None if v != v else int(v) for v in col.tolist()]  # v != v: NaN
+        else:
+            columns[name] = col.astype("int64").tolist()
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def clear_approval_marts(*, conn: Connection) -> None:
