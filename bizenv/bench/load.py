@@ -11,11 +11,13 @@ What it starts (each in its own process group, stopped in `finally`, also on Ctr
 - `bizenv scheduler` on the same config, and the demo's approval API process for the ETL to read from.
 
 Before the window the approvals cursor is cleared, so the ETL run in the window re-reads the whole approvals
-stream (fetch, validate, stage, merge: a catch-up load, the heaviest the scheduler does) and then commits a new
-data version, which makes every cached read stale at once. `--etl scheduler` (the default) gives the approvals job
-a one-minute cron and starts the window so that the fire lands a fifth of the way in; `--etl cli` starts
-`bizenv etl run approvals` as the window opens instead (its run begins once the command has started); `--etl
-none` runs no ETL.
+stream (fetch, validate, stage, merge: a catch-up load, the heaviest the scheduler does), and `--etl-changes`
+new cases (default 100) are added to the source, as the platform's next increment would deliver them: the run
+inserts them and refreshes their marts, which moves the facts version and makes every cached KPI read stale at
+once (a run that changed nothing would leave the cache warm, and test less). `--etl scheduler` (the default)
+gives the approvals job a one-minute cron and starts the window so that the fire lands a fifth of the way in;
+`--etl cli` starts `bizenv etl run approvals` as the window opens instead (its run begins once the command has
+started); `--etl none` runs no ETL.
 
 The users: accounts made for the run (`models.accounts.add_user`), a mix of leaders, county bureaus and city staff,
 each logged in through the real form (CSRF token, session cookie) before the window opens, then looping over
@@ -48,6 +50,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -99,6 +102,7 @@ class Options:
     cache: str = "auto"  # auto | redis | local | off
     redis_url: str = DEFAULT_REDIS_URL
     etl: str = "scheduler"  # scheduler | cli | none
+    etl_changes: int = 100  # new cases at the source for the run in the window
     scale: float = 0.02
     months: int = 12
     workers: int | None = None
@@ -158,6 +162,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="how the ETL load in the window starts: a one-minute cron of `bizenv scheduler` (the "
                              "window is aligned to its fire, up to a minute of waiting), `bizenv etl run` started "
                              "as the window opens, or none (default scheduler)")
+    parser.add_argument("--etl-changes", type=int, default=100, metavar="N",
+                        help="new cases added to the source before the window, so the ETL run changes facts and "
+                             "marts and the cached KPI reads go cold (0: it re-reads unchanged rows; default 100)")
     parser.add_argument("--scale", type=float, default=0.02, help="demo volume (default 0.02)")
     parser.add_argument("--months", type=int, default=12, help="demo months (default 12)")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: deploy/gunicorn.conf.py)")
@@ -183,8 +190,11 @@ def options_from(args: argparse.Namespace) -> Options:
     """The parsed command line as Options, checked."""
     if args.users < 1 or args.duration <= 0:
         raise LoadError("--users must be at least 1 and --duration positive")
+    if args.etl_changes < 0:
+        raise LoadError("--etl-changes must be 0 or more")
     return Options(users=args.users, duration=args.duration, engine=args.engine, pg_admin_url=args.pg_admin_url,
-                   cache=args.cache, redis_url=args.redis_url, etl=args.etl, scale=args.scale, months=args.months,
+                   cache=args.cache, redis_url=args.redis_url, etl=args.etl, etl_changes=args.etl_changes,
+                   scale=args.scale, months=args.months,
                    workers=args.workers, threads=args.threads, think=tuple(args.think), mix=dict(args.mix),
                    ramp=args.ramp,
                    seed=args.seed, timeout=args.timeout, p95_target_ms=args.p95_target_ms, workdir=args.workdir,
@@ -583,6 +593,30 @@ def clear_cursor(*, database_url: str, config: Config, job: str) -> int:
             return int(session.scalar(select(func.coalesce(func.max(EtlRun.id), 0))) or 0)
     finally:
         warehouse.dispose()
+
+
+def add_source_cases(db_path: Path, *, count: int, seed: int) -> int:
+    """Copy `count` cases of the source's latest month under new case numbers (no 一件事 bundle), updated now.
+
+    What the platform's next increment delivers: the ETL run inserts them and refreshes their regions' marts for
+    that month, so it changes facts (the facts version moves) rather than only re-reading unchanged rows.
+    Returns how many were added.
+    """
+    if count <= 0:
+        return 0
+    with contextlib.closing(sqlite3.connect(db_path)) as db, db:
+        cols = [row[1] for row in db.execute("PRAGMA table_info(cases)")]
+        latest, stamp = db.execute("SELECT MAX(substr(SBSJ, 1, 7)), MAX(GXSJ) FROM cases").fetchone()
+        rows = db.execute("SELECT * FROM cases WHERE substr(SBSJ, 1, 7) = ? ORDER BY SBLSH", (latest,)).fetchall()
+        taken = {r[0] for r in db.execute("SELECT SBLSH FROM cases")}
+        new = []
+        for i, row in enumerate(random.Random(seed).sample(rows, min(count, len(rows)))):
+            case = dict(zip(cols, row, strict=True))
+            case.update(SBLSH=f"{case['SBLSH'][:-6]}9{i:05d}", YJSBH=None, GXSJ=stamp)
+            if case["SBLSH"] not in taken:
+                new.append(tuple(case[c] for c in cols))
+        db.executemany(f"INSERT INTO cases ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", new)
+    return len(new)
 
 
 def etl_runs_since(*, database_url: str, after_id: int) -> list[dict[str, Any]]:
@@ -1449,6 +1483,9 @@ def format_report(report: dict[str, Any]) -> str:
                      + (f" — {run['error']}" if run.get("error") else ""))
     if report.get("etl") != "none" and not report.get("etl_runs"):
         lines.append("ETL in the window: none ran")
+    if report.get("etl") != "none":
+        lines.append(f"source: {report.get('source_changes') or 0:,} new cases delivered for the run in the window "
+                     "(--etl-changes)")
     head = f"{'request':<58}{'count':>7}{'errors':>7}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>7}  ms"
     lines += ["", head, "-" * len(head)]
     for row in s["requests"]:
@@ -1550,6 +1587,9 @@ def drive(options: Options, *, site: Site, config: Config, accounts: Sequence[Ac
     # re-reads the whole stream.
     wait_for_etl(site=site, after_id=0, timeout=options.etl_wait)
     extra["after_id"] = clear_cursor(database_url=site.database_url, config=config, job=site.etl_job)
+    if options.etl != "none":
+        extra["source_changes"] = add_source_cases(site.workdir / "sources" / "approval_platform.db",
+                                                   count=options.etl_changes, seed=options.seed)
     echo(f"  logging {len(users)} users in over {ramp:.0f} s ...")
     for t in threads:
         t.start()
@@ -1673,7 +1713,7 @@ def run_load(options: Options, config: Config, *, echo: Echo = print) -> tuple[i
         report["server"] = server_latency(site.workdir / "access.log", start=extra["utc_start"],
                                           end=extra["utc_start"] + dt.timedelta(seconds=options.duration))
         for key in ("web_cpu_s", "web_cpu_share", "client_cpu_share", "redis", "machine_busy_share", "machine",
-                    "pressure"):
+                    "pressure", "source_changes"):
             report[key] = extra.get(key)
         report["etl_runs"] = _etl_report(site, after_id=after_id, wall_start=extra["wall_start"])
         code, report["verdict"] = _verdict(options, report)
