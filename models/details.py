@@ -194,7 +194,8 @@ def overdue_open_cases(
     as_of = as_of_day(period, _today(config, today))
     stmt = (
         select(C.case_id, C.region_code, C.item_code, C.dept_code, C.channel, C.status, C.accepted_at, C.due_date)
-        # due_period ≤ period follows from due_date ≤ as_of; spelled out, it bounds the overdue-by-region index.
+        # due_period ≤ period follows from due_date ≤ as_of; spelled out, it is tested inside the overdue-by-region
+        # index, whose completion-month ranges (NULL; after the month) SQLite reads instead of every late case.
         .where(text(OVERDUE_INDEX_WHERE), C.region_code.in_(regions), C.due_period <= period, C.due_date <= as_of,
                C.status != "not_accepted", or_(C.completed_period.is_(None), C.completed_period > period))
         .order_by(C.due_date, C.accepted_at, C.case_id).limit(max(int(limit), 0))
