@@ -99,7 +99,8 @@ def as_of_day(period: str, today: dt.date) -> dt.date:
 
 
 def _frame(session: Session, stmt: Select, columns: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame(session.execute(stmt).all(), columns=list(columns))
+    # Plain tuples: pandas probes each Row object's attributes, a third of a small read's time.
+    return pd.DataFrame([tuple(r) for r in session.execute(stmt)], columns=list(columns))
 
 
 def _rectify_deadline(config: Config) -> int:
