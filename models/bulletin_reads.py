@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.db import rows_frame
 from models.marts import MartKpiMonthly
 from models.ops import EtlRejectedRow
 from models.scope import Viewer
@@ -24,7 +25,7 @@ def read_mart_rows(*, session: Session, viewer: Viewer, periods: Sequence[str],
     stmt = select(*(getattr(m, c) for c in MART_COLUMNS)).where(m.period.in_(list(periods)))
     if region_codes is not None:
         stmt = stmt.where(m.region_code.in_(list(region_codes)))
-    return pd.DataFrame(session.execute(stmt).all(), columns=MART_COLUMNS)
+    return rows_frame(session.execute(stmt), MART_COLUMNS)
 
 
 def quarantine_counts(*, session: Session) -> dict[str, int]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cur.close()
+
+
+def rows_frame(rows: Iterable[Sequence], columns: Sequence[str]) -> pd.DataFrame:
+    """A frame of result rows, passed as plain tuples: given Row objects, pandas probes each one's attributes (a
+    third of a small dashboard read's time)."""
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
 
 
 def is_sqlite(engine: Engine) -> bool:

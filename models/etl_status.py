@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.config import Config
+from models.db import rows_frame
 from models.ops import EtlCursor, EtlRejectedRow, EtlRun
 
 
@@ -61,4 +62,4 @@ def rejected_rows(*, session: Session, run_id: int | None = None, limit: int | N
     if limit is not None:
         stmt = stmt.limit(limit)
     cols = ["run_id", "dataset", "source", "source_line", "reason_code", "reason_zh", "reason_en", "raw"]
-    return pd.DataFrame(session.execute(stmt).all(), columns=cols)
+    return rows_frame(session.execute(stmt), cols)

@@ -25,6 +25,7 @@ from models.approval_marts import clear_approval_marts, refresh_approval_marts
 from models.calendar import get_calendar
 from models.computations import COMPUTATIONS, Computation, Measure, computation_for, runtime_params
 from models.config import Config, KpiDefinition
+from models.db import rows_frame
 from models.dims import DimRegion
 from models.facts import OVERDUE_INDEX_WHERE
 from models.marts import MartKpiMonthly, MartRatingLevelMonthly
@@ -504,9 +505,8 @@ def read_kpi_monthly(
     regions = _visible_regions(viewer, region_codes)
     if regions is not None:
         stmt = stmt.where(m.region_code.in_(list(regions)))
-    rows = session.execute(stmt.order_by(m.period, m.region_code, m.kpi_code)).all()
-    cols = ["region_code", "period", "kpi_code", "value", "numerator", "denominator", "sample_size"]
-    return pd.DataFrame(rows, columns=cols)
+    rows = session.execute(stmt.order_by(m.period, m.region_code, m.kpi_code))
+    return rows_frame(rows, ["region_code", "period", "kpi_code", "value", "numerator", "denominator", "sample_size"])
 
 
 def kpi_cards(

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from models.computations import computation_for
 from models.config import PILLARS, Config, KpiDefinition
+from models.db import rows_frame
 from models.dims import DimRegion
 from models.marts import MartCountyIndicatorScore, MartCountyRanking, MartKpiMonthly
 
@@ -355,7 +356,7 @@ def _read_mart(conn: Connection, config: Config, periods: Iterable[str]) -> pd.D
         m.period.in_(sorted(set(periods))), m.kpi_code.in_([k.code for k in config.index_kpis()]),
         m.region_code.in_([*config.unit_codes(), config.city.code]))
     cols = ["region_code", "period", "kpi_code", "value", "numerator", "denominator", "sample_size"]
-    return pd.DataFrame(conn.execute(stmt).all(), columns=cols)
+    return rows_frame(conn.execute(stmt), cols)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -494,7 +495,7 @@ def read_indicator_scores(*, session: Session, config: Config, period: str,
     stmt = select(*(getattr(s, c) for c in INDICATOR_COLUMNS)).where(s.period == period)
     if region_codes is not None:
         stmt = stmt.where(s.region_code.in_(list(region_codes)))
-    frame = pd.DataFrame(session.execute(stmt).all(), columns=INDICATOR_COLUMNS)
+    frame = rows_frame(session.execute(stmt), INDICATOR_COLUMNS)
     order = {k.code: i for i, k in enumerate(config.index_kpis())}
     regions = {code: i for i, code in enumerate(config.unit_codes())}
     frame["pillar"] = frame["kpi_code"].map({k.code: k.pillar for k in config.index_kpis()})
