@@ -3,7 +3,10 @@
 - Every request needs a logged-in, enabled account, except the login page itself, `/healthz` and the static
   JavaScript/CSS bundles (which carry no data). A request without one is redirected to /login (a page) or gets 401
   (`/_dash-…` and downloads), so no endpoint answers with data to an anonymous caller.
-- The viewer (role, region) comes from the server-side account on every request, never from a callback input.
+- The viewer (role, region) comes from the server-side account, never from a callback input. The account is read
+  from the warehouse at most once a second per account and worker process (`ACCOUNT_TTL_SECONDS`): a page fires
+  a dozen requests at once, and the account read was most of a cached callback's time. So a disabled account's
+  open sessions, or a changed role, take effect within that second (docs/security.md).
 - The login form carries a CSRF token bound to the session; failures are rate-limited per address (429) and lock
   the account after `security.max_failed_logins` in a row. Every login, failure and logout is audited.
 - Security headers: a Content-Security-Policy that Dash runs under (its inline scripts allowed by hash), no
@@ -16,6 +19,9 @@ import datetime as dt
 import hmac
 import os
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -36,6 +42,8 @@ ENV_NAME = "BIZENV_ENV"  # 'production' forbids the per-process key even where t
 PUBLIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/login", "/healthz", "/favicon.ico")
 API_PREFIXES = ("/_dash-", "/download", "/api/")
 CSRF_KEY = "login_csrf"
+ACCOUNT_TTL_SECONDS = 1.0  # how long a worker reuses an account it read for a session (docs/security.md)
+_clock = time.monotonic  # the account memo's clock (tests move it instead of sleeping)
 
 
 class InsecureSecretKey(RuntimeError):
@@ -62,6 +70,30 @@ class SessionUser(flask_login.UserMixin):
         self.username = username
         self.viewer = viewer
         self.display_name = display_name or username
+
+
+class _AccountMemo:
+    """Accounts this process read for sessions (None: gone or disabled), each with when (monotonic seconds)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[int, tuple[float, SessionUser | None]] = {}
+
+    def get(self, user_id: int, load: Callable[[], SessionUser | None]) -> SessionUser | None:
+        """The account read within the last ACCOUNT_TTL_SECONDS, else `load()` (outside the lock)."""
+        now = _clock()
+        with self._lock:
+            hit = self._entries.get(user_id)
+        if hit is not None and now - hit[0] < ACCOUNT_TTL_SECONDS:
+            return hit[1]
+        user = load()
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries = {k: v for k, v in self._entries.items() if now - v[0] < ACCOUNT_TTL_SECONDS}
+            self._entries[user_id] = (now, user)
+        return user
 
 
 def _now(config: Config) -> dt.datetime:
@@ -233,11 +265,16 @@ def install_auth(app: Dash, *, config: Config, warehouse: Warehouse, allow_ephem
     manager.session_protection = "strong"
     manager.init_app(server)
 
+    accounts = _AccountMemo()  # per app, like its warehouse
+
+    def read_account(user_id: int) -> SessionUser | None:
+        with warehouse.session() as session:
+            user = get_user(session=session, user_id=user_id)
+            return None if user is None else SessionUser(user.id, user.username, user.viewer(), user.display_name)
+
     @manager.user_loader
     def load(user_id: str) -> SessionUser | None:
-        with warehouse.session() as session:
-            user = get_user(session=session, user_id=int(user_id))
-            return None if user is None else SessionUser(user.id, user.username, user.viewer(), user.display_name)
+        return accounts.get(int(user_id), lambda: read_account(int(user_id)))
 
     server.add_url_rule("/login", "bizenv_login", _login_view(config, warehouse), methods=["GET", "POST"])
     server.add_url_rule("/logout", "bizenv_logout", _logout_view(config, warehouse), methods=["GET", "POST"])

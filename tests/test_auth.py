@@ -468,3 +468,57 @@ def test_a_shared_link_survives_the_login_and_dash_scripts_are_allowed(site) -> 
     script_src = re.search(r"script-src ([^;]+);", csp).group(1).split()
     assert script_src[0] == "'self'" and len(script_src) > 1
     assert all(re.fullmatch(r"'sha256-[A-Za-z0-9+/]+=*'", h) for h in script_src[1:]), script_src
+
+
+# ---- the account read behind every request -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """The account memo's clock, moved by hand (no sleeping, nothing timed)."""
+    from dashboard import auth
+
+    now = {"t": 1_000_000.0}
+    monkeypatch.setattr(auth, "_clock", lambda: now["t"])
+    return now
+
+
+def test_a_page_burst_reads_the_account_once_and_a_disabled_account_is_out_within_the_ttl(
+        site, clock: dict[str, float], monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import auth
+    from models.accounts import set_disabled
+
+    _cfg, wh, app = site
+    with wh.session() as s:
+        add_user(session=s, username="leaving", password=PASSWORD, role="analyst", region_code=None,
+                 unit_codes=_cfg.unit_codes(), now=NOW)
+    reads = []
+    real = auth.get_user
+    monkeypatch.setattr(auth, "get_user", lambda **kw: reads.append(kw["user_id"]) or real(**kw))
+    client = app.server.test_client()
+    assert login(client, "leaving").status_code == 302
+    reads.clear()
+    for _ in range(6):  # a page's callbacks, fired together
+        assert client.get("/_dash-layout").status_code == 200
+    assert len(reads) == 1
+
+    with wh.session() as s:
+        set_disabled(session=s, username="leaving", disabled=True)
+    clock["t"] += auth.ACCOUNT_TTL_SECONDS  # the memo's entry is now too old to use
+    for path in ("/_dash-layout", "/_dash-dependencies"):
+        assert client.get(path).status_code == 401, path
+    assert client.get("/ranking").status_code == 302
+    assert len(reads) == 2  # read once more, found disabled, and that answer is reused too
+
+
+def test_the_account_memo_never_gives_one_session_another_account(site, clock: dict[str, float]) -> None:
+    from flask_login import current_user
+
+    _cfg, _wh, app = site
+    first, second = app.server.test_client(), app.server.test_client()
+    assert login(first, "yuci").status_code == 302 and login(second, "taigu").status_code == 302
+    for _ in range(2):  # interleaved, all within one memo period
+        for client, name, region in ((first, "yuci", "140702"), (second, "taigu", "140703")):
+            with client:
+                assert client.get("/_dash-layout").status_code == 200
+                assert (current_user.username, current_user.viewer.region_code) == (name, region)
