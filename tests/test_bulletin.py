@@ -21,7 +21,7 @@ from bizenv.bulletin.charts import ChartExporter, find_chrome
 from bizenv.bulletin.command import run_report
 from bizenv.bulletin.errors import FontMissing
 from bizenv.bulletin.pdf import FONT_PATH, register_font
-from bizenv.bulletin.scheduled import JOB_ID, add_bulletin_job, bulletin_schedule
+from bizenv.bulletin.scheduled import CATCH_UP_JOB_ID, JOB_ID, add_bulletin_job, bulletin_schedule, missed_period
 from bizenv.i18n import describe_alert, format_number
 from models.alerts import kpi_alerts
 from models.config import Config
@@ -256,6 +256,29 @@ def test_scheduled_job_writes_all_twelve_editions(site) -> None:
     assert {(e.period, e.format, e.trigger) for e in entries} == {(PERIOD, "xlsx", "scheduler")}
     root = Path(config.bulletin.archive_dir)
     assert all((root / e.period / e.region_code / e.filename).is_file() for e in entries)
+
+
+def test_a_scheduler_down_at_the_monthly_fire_builds_that_month_once_when_it_starts(site) -> None:
+    """Missed fire (the scheduler was stopped on the 3rd): the next start builds the month at once, and only once."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    config, wh = site
+    started = dt.datetime(2026, 10, 10, 9, 0)  # the fire at 08:00 on 3 October, for September, never ran
+    assert missed_period(config=config, warehouse=wh, now=dt.datetime(2026, 10, 3, 7, 59)) == "2026-08"
+    assert missed_period(config=config, warehouse=wh, now=started) == "2026-09"
+    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
+    assert add_bulletin_job(scheduler=scheduler, config=config, warehouse=wh, now=started)
+    catch_up = next(j for j in scheduler.get_jobs() if j.id == CATCH_UP_JOB_ID)
+    assert catch_up.kwargs["period"] == "2026-09"
+    entries = catch_up.func(**catch_up.kwargs, formats=["xlsx"])
+    assert {(e.period, e.trigger) for e in entries} == {("2026-09", "scheduler")} and len(entries) == 12
+    assert missed_period(config=config, warehouse=wh, now=started) is None
+    assert catch_up.func(**catch_up.kwargs, formats=["xlsx"]) == []  # a second scheduler, or the same one again
+    with wh.session() as s:
+        assert len(list_archive(session=s, viewer=Viewer.city_wide(), period="2026-09")) == 12
+    again = BackgroundScheduler(timezone="Asia/Shanghai")
+    add_bulletin_job(scheduler=again, config=config, warehouse=wh, now=started)
+    assert [j.id for j in again.get_jobs()] == [JOB_ID]
 
 
 def test_a_county_viewer_cannot_open_another_edition(site) -> None:
