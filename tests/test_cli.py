@@ -62,7 +62,7 @@ def test_unknown_job_is_named(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_then_serve(tmp_path: Path) -> None:
     cfg = _config_copy(tmp_path)
-    proc = _run(["--config", str(cfg), "demo", "--scale", "0.01", "--months", "6", "--no-serve"])
+    proc = _run(["--config", str(cfg), "demo", "--scale", "0.01", "--months", "2", "--no-serve"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "approvals: success" in proc.stdout and "demo ready" in proc.stdout
     assert (tmp_path / "var" / "bizenv.db").is_file()
