@@ -48,6 +48,10 @@ class FileRejected(Exception):
         super().__init__(f"{reason_en} / {reason_zh}")
         self.reason_en, self.reason_zh = reason_en, reason_zh
 
+    def __reduce__(self) -> tuple[type[FileRejected], tuple[str, str]]:
+        """Pickle with both reasons: a file read ahead by the ETL producer process reaches the loader pickled."""
+        return type(self), (self.reason_en, self.reason_zh)
+
 
 @dataclass
 class RawTable:
