@@ -312,7 +312,7 @@ def _flush(*, warehouse: Warehouse, config: Config, source_name: str, dataset: M
 
 @dataclass
 class _Read:
-    """A small file read ahead of the loader (on the prefetch thread): its checksum and its table, or why not."""
+    """A small file read ahead of the loader (by the producer process or thread): its checksum, table, or why not."""
 
     path: Path
     checksum: str | None = None

@@ -200,15 +200,17 @@ def run_api_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSett
     with warehouse.engine.connect() as conn:
         since = read_cursor(conn=conn, source=job.source, stream=job.stream or "")
     started = time.perf_counter()
-    batches = ((page, dataset.prepare(records_frame(page.records), source=page.url, ctx=ctx, fields=job.fields))
+    # Only what the loader needs crosses to it (the producer may be another process): not the page's records.
+    batches = ((page.cursor, len(page.records),
+                dataset.prepare(records_frame(page.records), source=page.url, ctx=ctx, fields=job.fields))
                for page in extractor.pages(since=since))
-    for page, prepared in prefetch(batches):
+    for cursor, read, prepared in prefetch(batches):
         with warehouse.engine.begin() as conn:
             load_batch(conn, dataset, prepared, summary)
-            if page.cursor:
-                save_cursor(conn=conn, source=job.source, stream=job.stream or "", value=page.cursor,
+            if cursor:
+                save_cursor(conn=conn, source=job.source, stream=job.stream or "", value=cursor,
                             run_id=summary.run_id)
-        summary.rows_read += len(page.records)
+        summary.rows_read += read
         if progress:
             rate = summary.rows_read / max(time.perf_counter() - started, 1e-9)
             progress(f"{name}: {summary.rows_read:,} rows read ({rate:,.0f} rows/s)")

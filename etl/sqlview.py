@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from etl.datasets.base import Prepared, source_field
-from etl.extract.sql_view import DEFAULT_CHUNK_SIZE, Batch, SqlViewExtractor
+from etl.extract.sql_view import DEFAULT_CHUNK_SIZE, SqlViewExtractor
 from etl.load import read_cursor, save_cursor
 from etl.pipeline import prefetch
 from models.config import Config, JobSettings, SqlViewSource, resolve_sqlite_url
@@ -53,16 +53,18 @@ def run_sql_view_job(*, warehouse: Warehouse, config: Config, name: str, job: Jo
         since = read_cursor(conn=conn, source=job.source, stream=stream)
     ctx = job_context(warehouse, config, summary.run_id, dataset)
     started = time.perf_counter()
-    def prepared_batches() -> Iterator[tuple[Batch, Prepared]]:
+    def prepared_batches() -> Iterator[tuple[str, int, Prepared]]:
+        """Each chunk's cursor, row count and prepared rows: what the loader needs, not the chunk itself."""
         for batch in extractor.batches(since=since):
             lines = pd.Series(range(batch.first_line, batch.first_line + len(batch.frame)), index=batch.frame.index)
-            yield batch, dataset.prepare(batch.frame, source=batch.source, ctx=ctx, fields=job.fields, lines=lines)
+            yield batch.cursor, len(batch.frame), dataset.prepare(batch.frame, source=batch.source, ctx=ctx,
+                                                                  fields=job.fields, lines=lines)
 
-    for batch, prepared in prefetch(prepared_batches()):
+    for cursor, read, prepared in prefetch(prepared_batches()):
         with warehouse.engine.begin() as conn:
             load_batch(conn, dataset, prepared, summary)
-            save_cursor(conn=conn, source=job.source, stream=stream, value=batch.cursor, run_id=summary.run_id)
-        summary.rows_read += len(batch.frame)
+            save_cursor(conn=conn, source=job.source, stream=stream, value=cursor, run_id=summary.run_id)
+        summary.rows_read += read
         if progress:
             rate = summary.rows_read / max(time.perf_counter() - started, 1e-9)
             progress(f"{name}: {summary.rows_read:,} rows read ({rate:,.0f} rows/s)")
