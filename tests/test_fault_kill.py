@@ -151,6 +151,27 @@ def _output(tmp_path: Path, tag: str) -> str:
                      for s in ("out", "err"))
 
 
+def _alive_pid(pid: int) -> bool:
+    """Whether a process runs (a zombie has finished)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _children_of(pid: int) -> set[int]:
+    """The live child processes of `pid`, from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split() if entry.name.isdigit() else None
+        except OSError:
+            continue
+        if fields and int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(entry.name))
+    return found
+
+
 def _kill(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)  # kills a stopped process too
@@ -247,7 +268,7 @@ def _committed(engine: Engine) -> tuple:
 
 
 def _freeze_inside_page_and_kill(proc: subprocess.Popen, probe: _Probe, *, total_good: int,
-                                 explain: Callable[[], str]) -> tuple[dict[str, list[tuple]], int]:
+                                 explain: Callable[[], str]) -> tuple[dict[str, list[tuple]], int, set[int]]:
     """SIGSTOP/SIGCONT until the ETL is caught between a page's merge and its commit, then SIGKILL it.
 
     The kill lands in the second write transaction seen after KILL_AFTER_FACTS facts have committed (the first
@@ -278,9 +299,10 @@ def _freeze_inside_page_and_kill(proc: subprocess.Popen, probe: _Probe, *, total
                     before = _snapshot(probe.engine)
                     assert 0 < len(before["facts"]) < total_good, (
                         f"caught too late: {len(before['facts'])} of {total_good} facts already committed")
+                    producers = _children_of(proc.pid)  # the forked batch producer, busy or waiting
                     os.kill(proc.pid, signal.SIGKILL)
                     proc.wait(10)
-                    return before, tries
+                    return before, tries, producers
         finally:
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGCONT)
@@ -309,12 +331,19 @@ def test_kill_9_mid_page_leaves_no_partial_page_and_the_next_run_catches_up(
     probe = _Probe(database_url)
     proc = _start_etl(cfg_path, tmp_path, "killed")
     try:
-        before, tries = _freeze_inside_page_and_kill(proc, probe, total_good=total_good,
-                                                     explain=lambda: _output(tmp_path, "killed"))
+        before, tries, producers = _freeze_inside_page_and_kill(proc, probe, total_good=total_good,
+                                                                explain=lambda: _output(tmp_path, "killed"))
     finally:
         _kill(proc)
     assert proc.returncode == -signal.SIGKILL, _output(tmp_path, "killed")
     killed_at = time.monotonic()
+
+    # --- no process of the killed ETL outlives it: its batch producer (a forked child) dies with it ---
+    assert producers, "the ETL had no producer process to check"
+    deadline = time.monotonic() + 10
+    while (left := {pid for pid in producers if _alive_pid(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the kernel's parent-death signal is asynchronous
+    assert not left, f"producer processes {sorted(left)} outlived the killed ETL"
 
     # --- the warehouse is exactly as it was before the page that was open ---
     if probe.sqlite:
