@@ -274,7 +274,8 @@ def _freeze_inside_page_and_kill(proc: subprocess.Popen, probe: _Probe, *, total
     The kill lands in the second write transaction seen after KILL_AFTER_FACTS facts have committed (the first
     one seen, then, after something more has committed, the next one): were a page ever split over two
     transactions, the kill would land in its second half and leave the first half behind.
-    Returns the committed state seen while it was frozen, and how many times it had to be frozen.
+    Returns the committed state seen while it was frozen, how many times it had to be frozen, and its child
+    processes at the kill (the batch producer).
     """
     deadline = time.monotonic() + CATCH_SECONDS
     tries, pause, first_seen = 0, 0.001, None
