@@ -16,7 +16,7 @@ import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, name_in, t
-from dashboard.context import current_config, current_lang, current_viewer, warehouse_read
+from dashboard.context import FACTS, current_config, current_lang, current_viewer, warehouse_read
 from dashboard.figures import empty_figure
 from dashboard.tables import data_table, register_table_source
 from dashboard.urlstate import register_url_sync, url_location
@@ -51,7 +51,7 @@ def _departments() -> pd.DataFrame:
     return warehouse_read(lambda s: details.department_options(session=s, viewer=current_viewer(),
                                                                config=current_config()),
                           default=pd.DataFrame(columns=["dept_code", "dept_name"]),
-                          cache_key=("approvals.departments",))
+                          cache_key=("approvals.departments",), version=FACTS, shared=True)
 
 
 def _today() -> dt.date:
@@ -182,7 +182,7 @@ def render_distribution(region, start, end, dept, channel, lang):  # noqa: ANN00
         session=s, viewer=current_viewer(), config=current_config(), region_code=f["region"], period=f["end"],
         start_period=f["start"], dept_code=f["dept"], channel=f["channel"], limit=views.DIST_LIMIT),
         default=pd.DataFrame(columns=["working_days", "cases", "within_limit", "beyond_limit", "no_limit"]),
-        cache_key=("approvals.distribution", *_key(f)))
+        cache_key=("approvals.distribution", *_key(f)), version=FACTS)
     heading = t("approvals.dist.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 range=views.range_text(f["start"], f["end"], lang))
     return heading, views.distribution_summary(frame, lang), views.distribution_figure(frame, lang)
@@ -201,7 +201,8 @@ def render_trends(region, start, end, lang):  # noqa: ANN001, ANN201
     frame = warehouse_read(lambda s: read_kpi_monthly(session=s, viewer=current_viewer(),
                                                       kpi_codes=[k.code for k in kpis], periods=periods,
                                                       region_codes=[region_code]), default=pd.DataFrame(),
-                           cache_key=("approvals.trends", region_code, tuple(periods), tuple(k.code for k in kpis)))
+                           cache_key=("approvals.trends", region_code, tuple(periods), tuple(k.code for k in kpis)),
+                           version=FACTS, shared=True)
     region_text = views.region_label(region_code, config, lang)
     out_titles, out_figs = [], []
     for i in range(2):
@@ -224,7 +225,7 @@ def render_overdue(region, end, dept, channel, lang):  # noqa: ANN001, ANN201
     f = _filters(region, end, end, dept, channel, lang=lang)
     frame = warehouse_read(lambda s: views.overdue_source(s, current_viewer(), current_config(), f),
                            default=pd.DataFrame(columns=[c.field for c in views.OVERDUE_COLUMNS]),
-                           cache_key=("approvals.overdue", *_key(f)))
+                           cache_key=("approvals.overdue", *_key(f)), version=FACTS)
     heading = t("approvals.overdue.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 asof=views.asof_day_text(f["end"], _today(), lang))
     table = data_table(table_id=views.OVERDUE_TABLE, frame=frame, lang=lang, filters=f, page_size=20, height=420)
@@ -239,7 +240,7 @@ def render_items(region, start, end, dept, channel, order, lang):  # noqa: ANN00
     f = _filters(region, start, end, dept, channel, order, lang=lang)
     frame = warehouse_read(lambda s: views.items_source(s, current_viewer(), current_config(), f),
                            default=pd.DataFrame(columns=details.SLOWEST_COLUMNS),
-                           cache_key=("approvals.items", *_key(f)))
+                           cache_key=("approvals.items", *_key(f)), version=FACTS)
     heading = t("approvals.items.heading", lang, region=views.region_label(f["region"], current_config(), lang),
                 range=views.range_text(f["start"], f["end"], lang))
     return heading, data_table(table_id=views.ITEMS_TABLE, frame=frame, lang=lang, filters=f, page_size=20,

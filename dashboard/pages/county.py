@@ -6,8 +6,10 @@ the dropdowns both ways by one callback, as on the ranking page.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
 import dash_bootstrap_components as dbc
@@ -289,6 +291,7 @@ def render_drills(region: str | None, month: str | None, lang: str | None) -> tu
     unit = views.unit_by_code(config, region)
     heading = t("county.drill.heading", lang, period=format_period(month, lang)) if month else ""
     out: list = [heading]
+    today = dt.datetime.now(ZoneInfo(config.timezone)).date()
     for table_id, (function, _title, columns) in DRILLS.items():
         filters = {"region": unit.code if unit else None, "period": month}
         allowed = unit is not None and current_viewer().can_see_detail(unit.code)
@@ -299,7 +302,9 @@ def render_drills(region: str | None, month: str | None, lang: str | None) -> tu
         if allowed and unit is not None and month and _details_read(function):
             source = _drill_source(table_id)
             frame = warehouse_read(lambda s, src=source, f=filters: src(s, current_viewer(), config, f),
-                                   default=frame, cache_key=("county.drill", table_id, unit.code, month))
+                                   default=frame, version=FACTS,
+                                   # the day: the running month's lists are judged as of today
+                                   cache_key=("county.drill", table_id, unit.code, month, today))
         out += [note, data_table(table_id=table_id, frame=frame, lang=lang, filters=filters, page_size=10,
                                  height=380)]
     return tuple(out)
