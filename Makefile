@@ -32,8 +32,11 @@ system-deps:
 demo: install
 	$(VENV)/bin/bizenv demo
 
+# Two test workers (CI has 2 cores; a serial run keeps about one of them busy). --dist loadfile keeps each file's
+# tests on one worker, so module fixtures (demo warehouses, Chromium, live servers) are still built once.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 test: install system-deps
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean-demo:
 	rm -rf var/

@@ -30,8 +30,9 @@ from etl.sqlview import run_sql_view_job
 from models.alerts import kpi_alerts
 from models.config import Config
 from models.db import Warehouse
+from models.details import department_options
 from models.dims import DimRegion
-from models.kpis import available_periods, county_comparison, data_as_of
+from models.kpis import available_periods, county_comparison, data_as_of, read_kpi_monthly
 from models.ops import bump_data_version
 from models.ops_reads import composite_trend, data_versions, kpi_snapshots, submission_status
 from models.ranking_reads import (
@@ -318,6 +319,9 @@ SHARED_READS: dict[str, Callable[..., Any]] = {
                                               kpi_code="on_time_rate", period=m),
     "submission_status": lambda s, v, c, m: submission_status(session=s, viewer=v, config=c, period=m),
     "county.profile": lambda s, v, c, m: _profile(session=s, viewer=v, config=c, region_code="140781", period=m),
+    "approvals.departments": lambda s, v, c, m: department_options(session=s, viewer=v, config=c),
+    "approvals.trends": lambda s, v, c, m: read_kpi_monthly(session=s, viewer=v, periods=[m], region_codes=["140781"],
+                                                            kpi_codes=["online_rate", "avg_visits"]),
 }
 
 
@@ -360,3 +364,55 @@ def test_shared_reads_give_a_county_bureau_what_the_city_gets(demo_site: tuple[C
             empty = (city is None or (isinstance(city, pd.DataFrame) and city.empty)
                      or (isinstance(city, (list, dict)) and not city))
             assert not empty or name == "kpi_alerts", f"{name} read nothing: the comparison would prove nothing"
+
+
+# ---- Redis: one cache shared by every worker -----------------------------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/15"  # a database of its own: this test empties it
+
+
+def _redis_or_skip() -> Any:
+    redis = pytest.importorskip("redis", reason="the redis extra (make test installs it)")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        from tests.conftest import IN_CI
+
+        (pytest.fail if IN_CI else pytest.skip)("no Redis on 127.0.0.1:6379 (CI starts one)")
+    return client
+
+
+def test_two_workers_share_reads_through_redis_and_a_county_still_gets_only_its_own(
+        config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two apps (as two gunicorn workers) on one Redis: a read one computed is a hit in the other; scoped keys hold."""
+    from tests.conftest_dashboard import build_warehouse
+
+    client = _redis_or_skip()
+    client.flushdb()
+    monkeypatch.setenv(context.CACHE_REDIS_ENV, REDIS_URL)
+    wh = build_warehouse(tmp_path / "w.db", config)
+    workers = [create_app(config, warehouse=wh, login_required=False) for _ in range(2)]
+    reader = {"viewer": CITY_STAFF}
+    monkeypatch.setattr(context, "current_viewer", lambda: reader["viewer"])
+    calls: list[Viewer] = []
+
+    def scoped(*, session, viewer: Viewer) -> list[str]:  # noqa: ANN001
+        calls.append(viewer)
+        return _visible_regions(session=session, viewer=viewer)
+
+    def read(worker: Any, viewer: Viewer) -> list[str]:
+        reader["viewer"] = viewer
+        with worker.server.test_request_context("/"):
+            return context.cached_read("test.redis.visible", scoped, default=[], version=FACTS, viewer=viewer)
+
+    try:
+        assert type(workers[0].server.config[context.CONTEXT_KEY].cache.cache).__name__ == "RedisCache"
+        city = read(workers[0], CITY_STAFF)
+        assert read(workers[1], CITY_STAFF) == city and calls == [CITY_STAFF]  # the second worker hit Redis
+        assert read(workers[1], COUNTY_BUREAU) == [COUNTY] and calls == [CITY_STAFF, COUNTY_BUREAU]
+        assert read(workers[0], COUNTY_BUREAU) == [COUNTY] and len(calls) == 2
+        assert len(client.keys("*test.redis.visible*")) == 2  # one entry per viewer, in Redis, not per process
+    finally:
+        client.flushdb()
+        wh.dispose()
