@@ -37,3 +37,14 @@ def test_rectification_figure_is_valid_with_a_missing_rate() -> None:
     lines = [tr for tr in fig.data if tr.type == "scatter"]
     assert lines and list(lines[0].y)[:2] == [0.7, 1.0] and list(lines[0].y)[2] is None
     assert fig.layout.yaxis2.overlaying == "y" and fig.layout.yaxis2.tickformat == ".0%"
+
+
+def test_categories_figure_is_valid_and_splits_each_category_into_on_time_and_late() -> None:
+    frame = pd.DataFrame({"category": ["营商环境-审批服务", "营商环境-市场监管", "营商环境-涉企收费"],
+                          "tickets": [30, 50, 5], "share": [30 / 85, 50 / 85, 5 / 85], "late": [6, 10, 0]})
+    fig = go.Figure(views.categories_figure(frame, "zh"))
+    on_time, late = fig.data
+    assert list(on_time.y) == ["涉企收费", "审批服务", "市场监管"]  # fewest first: plotly draws the last bar on top
+    assert list(on_time.x) == [5, 24, 40] and list(late.x) == [0, 6, 10]
+    assert list(late.text) == ["5", "30", "50"] and fig.layout.barmode == "stack"
+    assert fig.layout.height == 40 * 3 + 110 and fig.layout.xaxis.rangemode == "tozero"

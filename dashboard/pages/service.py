@@ -208,7 +208,8 @@ def render_categories(region, start, end, lang):  # noqa: ANN001, ANN201
     fig = views.categories_figure(frame, lang)
     heading = t("service.cat.heading", lang, region=common.region_label(f["region"], current_config(), lang),
                 range=common.range_text(f["start"], f["end"], lang))
-    return heading, views.categories_total(frame, lang), fig, {"height": f"{fig.layout.height}px"}
+    height = fig["layout"]["height"] if isinstance(fig, dict) else fig.layout.height
+    return heading, views.categories_total(frame, lang), fig, {"height": f"{height}px"}
 
 
 def register_callbacks(app: Dash) -> None:

@@ -20,7 +20,7 @@ from bizenv.i18n import MESSAGES, format_number, format_period, name_in, t
 from dashboard.components import kpi_card
 from dashboard.figures import empty_figure, plain_figure
 from dashboard.tables import Column
-from dashboard.views.approvals import MET, MISSED, _layout, detail_layout, kpi_help, region_label
+from dashboard.views.approvals import MET, MISSED, detail_layout, kpi_help, region_label
 from models import details
 from models.config import Config
 from models.kpis import KpiCard
@@ -124,23 +124,25 @@ def rectification_figure(frame: pd.DataFrame, config: Config, lang: str) -> dict
                     side="right", range=[0, 1.05], tickformat=".0%", fixedrange=True, showgrid=False)))
 
 
-def categories_figure(frame: pd.DataFrame, lang: str) -> go.Figure:
+def categories_figure(frame: pd.DataFrame, lang: str) -> dict | go.Figure:
     """Business-environment tickets per category as horizontal bars, split on time / late, most tickets on top."""
     if frame.empty or int(frame["tickets"].sum()) == 0:
         return empty_figure(t("figure.no_data", lang))
     rows = frame.sort_values("tickets", ascending=True)
     labels = _category_labels(list(rows["category"]))
-    fig = go.Figure()
-    fig.add_bar(y=labels, x=rows["tickets"] - rows["late"], orientation="h", name=t("service.cat.on_time", lang),
-                marker_color=MET, hovertemplate="%{y}<br>" + t("service.cat.on_time", lang) + ": %{x:,}<extra></extra>")
-    fig.add_bar(y=labels, x=rows["late"], orientation="h", name=t("service.cat.late", lang), marker_color=MISSED,
-                text=[f"{int(n):,}" for n in rows["tickets"]], textposition="outside", cliponaxis=False,
-                hovertemplate="%{y}<br>" + t("service.cat.late", lang) + ": %{x:,}<extra></extra>")
-    fig.update_xaxes(title=dict(text=t("service.cat.x", lang), font=dict(size=12)), rangemode="tozero")
-    fig.update_yaxes(showgrid=False, ticks="")
-    fig = _layout(fig, height=max(220, 40 * len(rows) + 110))
-    fig.update_layout(barmode="stack", bargap=0.3, margin=dict(l=8, r=40, t=12, b=8))
-    return fig
+    late = rows["late"].astype(int)
+    traces = [
+        dict(type="bar", y=labels, x=(rows["tickets"].astype(int) - late).tolist(), orientation="h",
+             name=t("service.cat.on_time", lang), marker=dict(color=MET),
+             hovertemplate="%{y}<br>" + t("service.cat.on_time", lang) + ": %{x:,}<extra></extra>"),
+        dict(type="bar", y=labels, x=late.tolist(), orientation="h", name=t("service.cat.late", lang),
+             marker=dict(color=MISSED), text=[f"{int(n):,}" for n in rows["tickets"]], textposition="outside",
+             cliponaxis=False, hovertemplate="%{y}<br>" + t("service.cat.late", lang) + ": %{x:,}<extra></extra>"),
+    ]
+    return plain_figure(traces, detail_layout(
+        height=max(220, 40 * len(rows) + 110), barmode="stack", bargap=0.3, margin=dict(l=8, r=40, t=12, b=8),
+        xaxis=dict(title=dict(text=t("service.cat.x", lang), font=dict(size=12)), rangemode="tozero"),
+        yaxis=dict(showgrid=False, ticks="")))
 
 
 def _category_labels(categories: list) -> list[str]:
