@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy import Connection, bindparam, delete, insert, text, tuple_
 
+from models.db import rows_frame
 from models.marts import NO_DEPT, MartApprovalDaysMonthly, MartApprovalItemMonthly
 
 Pair = tuple[str, str]  # (region_code, period)
@@ -56,8 +57,7 @@ def refresh_approval_marts(*, conn: Connection, pairs: Iterable[Pair]) -> None:
         by_period.setdefault(period, []).append(region)
     stmt = text(FINE_SQL).bindparams(bindparam("regions", expanding=True))
     for period, regions in by_period.items():
-        rows = [tuple(r) for r in conn.execute(stmt, {"period": period, "regions": regions})]  # plain tuples: fast
-        fine = pd.DataFrame(rows, columns=FINE_COLUMNS)
+        fine = rows_frame(conn.execute(stmt, {"period": period, "regions": regions}), FINE_COLUMNS)
         if fine.empty:
             continue
         fine = fine.astype({c: float for c in FINE_COLUMNS[5:]})  # NULL as NaN, so sums and maxima skip it
