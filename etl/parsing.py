@@ -12,6 +12,8 @@ MISSING_MARKERS = {"", "—", "–", "-", "/", "／", "－", "——", "null", "
 _DATETIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",  # ISO 8601 without an offset, as JSON APIs write it
+    "%Y-%m-%dT%H:%M",
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%Y-%m-%d",
@@ -22,6 +24,8 @@ _DATETIME_FORMATS = (
     "%Y%m%d",
 )
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+WAREHOUSE_TZ = "Asia/Shanghai"  # the warehouse keeps wall-clock times of the city
+_PLAIN_INT = r"^-?[0-9]+$"  # what Arrow's cast may take: it would also read '0x10' as 16
 INT64_LIMIT = 2.0 ** 63
 
 
@@ -68,10 +72,12 @@ def clean_text(values: pd.Series) -> pd.Series:
 def parse_int(values: pd.Series) -> pd.Series:
     """Integers from text such as '１２３' or '1,234'; unreadable values become NA."""
     s = clean_text(values).str.replace(",", "", regex=False)
-    try:  # the common case, plain whole numbers, without pandas' per-value parsing
-        return pd.Series(pc.cast(pa.array(s.array), pa.int64()), index=s.index, dtype=pd.Int64Dtype())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    arr = pa.array(s.array)
+    if pc.all(pc.match_substring_regex(arr, _PLAIN_INT)).as_py() is not False:  # plain whole numbers, or none
+        try:  # the common case, without pandas' per-value parsing
+            return pd.Series(pc.cast(arr, pa.int64()), index=s.index, dtype=pd.Int64Dtype())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # beyond int64
+            pass
     number = pd.to_numeric(s, errors="coerce").astype("Float64")
     # 'inf', '1e400' and numbers beyond int64 are unreadable, not a wrapped-around -9223372036854775808
     return number.where(number.abs() < INT64_LIMIT).round().astype("Int64")
@@ -92,6 +98,8 @@ def parse_datetime(values: pd.Series) -> pd.Series:
     out = pd.Series(out, index=s.index)
     todo = pd.Series(todo, index=s.index)
     if todo.any():
+        _parse_offset_times(s, out, todo)
+    if todo.any():
         serial = pd.to_numeric(s[todo], errors="coerce")
         ok = serial.between(20000, 80000)  # 1954..2119: a plausible Excel serial date
         if ok.any():
@@ -99,6 +107,20 @@ def parse_datetime(values: pd.Series) -> pd.Series:
             stamps = (EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).dt.round("s")
             out.loc[ok[ok].index] = stamps.astype("datetime64[s]")
     return out
+
+
+def _parse_offset_times(s: pd.Series, out: pd.Series, todo: pd.Series) -> None:
+    """ISO 8601 times with an offset ('…T09:12:00+08:00', '…Z'), as the city's wall clock; fills `out`, clears
+    `todo` where read."""
+    offset = todo & s.str.contains(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*(?:Z|[+-]\d{2}:?\d{2})$", regex=True,
+                                   na=False)
+    if not offset.any():
+        return
+    stamps = pd.to_datetime(s[offset], format="ISO8601", utc=True, errors="coerce")
+    local = stamps.dt.tz_convert(WAREHOUSE_TZ).dt.tz_localize(None).dt.floor("s").astype("datetime64[s]")
+    read = local.notna()
+    out.loc[read[read].index] = local[read]
+    todo.loc[read[read].index] = False
 
 
 def _as_text(values: pd.Series, unit: str) -> pd.Series:

@@ -883,3 +883,26 @@ def test_inbox_parks_a_bad_file_and_loads_the_good_ones(doc: Doc, ops: list, tmp
     assert all(registry[n] == "loaded" for n in archived)
     assert summary.files_refused == len(refused)
     assert {n for n in refused if any(line.startswith(f"fuzz_ratings: {n}: refused (") for line in said)} == refused
+
+
+def test_parse_int_refuses_what_is_not_a_decimal_integer() -> None:
+    # Arrow's own cast would read '0x10' as 16; a count written in hex is a typo, not sixteen cases.
+    got = parse_int(pd.Series(["0x10", "0b11", "12", "-7", "１２", None], dtype=object))
+    assert got.tolist() == [pd.NA, pd.NA, 12, -7, 12, pd.NA]
+
+
+@fuzz(60)  # from 1992: China kept summer time until 1991, so Asia/Shanghai was not always UTC+8
+@given(when=st.datetimes(min_value=dt.datetime(1992, 1, 2), max_value=dt.datetime(2100, 12, 30)),
+       offset_minutes=st.sampled_from([0, 480, -300, 345]), zulu=st.booleans())
+def test_parse_datetime_reads_iso_8601_as_the_city_wall_clock(when: dt.datetime, offset_minutes: int,
+                                                               zulu: bool) -> None:
+    when = when.replace(microsecond=0)
+    naive = parse_datetime(pd.Series([when.strftime("%Y-%m-%dT%H:%M:%S")], dtype=object)).iloc[0]
+    assert naive.to_pydatetime() == when  # no offset: already the city's wall clock
+    zone = dt.timezone(dt.timedelta(minutes=offset_minutes))
+    text_value = when.replace(tzinfo=zone).isoformat()
+    if zulu and offset_minutes == 0:
+        text_value = text_value.replace("+00:00", "Z")
+    expected = (when - dt.timedelta(minutes=offset_minutes) + dt.timedelta(hours=8))  # Asia/Shanghai is UTC+8
+    got = parse_datetime(pd.Series([text_value], dtype=object)).iloc[0]
+    assert got.to_pydatetime() == expected, (text_value, got)
