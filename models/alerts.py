@@ -80,9 +80,10 @@ def _open_overdue_alerts(session: Session, period: str, today: dt.date,
     # cases off ix_fact_approval_case_overdue instead of every case (612 → a few ms at 5.2M cases). Both follow
     # from the other terms (due before the month's end, completed after it), so the rows are the same. Accepted by
     # the month follows from due by it, and is left out: PostgreSQL ANDed in a bitmap of every case accepted since
-    # (5M at full volume, 540 ms) when its statistics were stale.
+    # (5M at full volume, 540 ms) when its statistics were stale. Naming the regions lets SQLite read the overdue
+    # index by region and completion month instead (a cold read at 5.2M cases: 96-490 → 42-56 ms).
     sql = ("SELECT region_code, COUNT(*), MIN(due_date) FROM fact_approval_case "
-           f"WHERE {OVERDUE_INDEX_WHERE} AND due_period <= :period "
+           f"WHERE region_code IN (SELECT code FROM dim_region) AND {OVERDUE_INDEX_WHERE} AND due_period <= :period "
            "AND due_date < :cutoff AND status <> 'not_accepted' "
            "AND (completed_period IS NULL OR completed_period > :period) GROUP BY region_code")
     rows = session.execute(text(sql), {"cutoff": cutoff, "period": period}).all()
