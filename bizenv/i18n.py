@@ -296,7 +296,7 @@ def format_period(period: str, lang: str) -> str:
 
 def format_datetime(when: dt.datetime | None, lang: str) -> str:
     """A timestamp to the minute as "2026年11月25日 08:30" or "25 Nov 2026 08:30"."""
-    if when is None:
+    if when is None or when != when:  # None, or a missing time out of pandas (NaT is not equal to itself)
         return MISSING
     if normalise_lang(lang) == "zh":
         return f"{when.year}年{when.month}月{when.day}日 {when:%H:%M}"

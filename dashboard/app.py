@@ -18,6 +18,7 @@ from dashboard import tables
 from dashboard.auth import install_auth, secret_key
 from dashboard.context import current_config, current_lang, install_context
 from dashboard.health import register_routes as register_health_routes
+from models.calendar import get_calendar
 from models.config import Config, load_config
 from models.db import Warehouse
 
@@ -165,4 +166,5 @@ def create_app(config: Config | None = None, *, warehouse: Warehouse | None = No
     _register_page_callbacks(app)
     sys.modules["dashboard.pages.bulletin"].register_routes(app.server)  # GET /download/bulletin/<id>
     register_health_routes(app.server)  # GET /healthz, public (auth.PUBLIC_PREFIXES)
+    get_calendar(config.calendar.as_mapping())  # built once per process (~0.1 s), not in a reader's first request
     return app

@@ -82,15 +82,27 @@ BASE_LAYOUT: dict = dict(
 )
 
 
-def styled_figure(data: Sequence = (), layout: Mapping | None = None, *, height: int,
-                  base: Mapping = BASE_LAYOUT) -> go.Figure:
-    """A figure built in one constructor: the shared look, then the figure's own layout (its margin merged into
-    the shared one), then the template. One validation pass instead of one per add_*/update_* call."""
+def trace(kind: str, **props: object) -> dict:
+    """One trace as plain JSON (`type` and its properties, nested dicts for nested ones: no magic underscores);
+    a property given as None is left unset, as plotly's own constructors leave it."""
+    return {"type": kind, **{k: v for k, v in props.items() if v is not None}}
+
+
+def styled_figure(data: Sequence[Mapping] = (), layout: Mapping | None = None, *, height: int,
+                  base: Mapping = BASE_LAYOUT) -> dict:
+    """A figure as plain JSON: the shared look, then the figure's own layout (its margin merged into the shared
+    one), then the template. Plotly's per-property validation cost 20-150 ms a chart while serving; the tests
+    validate every builder's output by passing it to `go.Figure`."""
     layout = dict(layout or {})
     merged = {**base, **layout, "height": height}
     if "margin" in layout:
         merged["margin"] = {**base["margin"], **layout["margin"]}
-    return use_template(go.Figure(data=list(data), layout=merged))
+    return plain_figure(data, merged)
+
+
+def figure_height(fig: Mapping | go.Figure) -> int:
+    """A figure's layout height in px, for the style of the graph that shows it."""
+    return int(fig["layout"]["height"] if isinstance(fig, Mapping) else fig.layout.height)
 
 
 def _base_layout(fig: go.Figure, *, height: int) -> go.Figure:
@@ -99,7 +111,7 @@ def _base_layout(fig: go.Figure, *, height: int) -> go.Figure:
     return fig
 
 
-def empty_figure(message: str) -> go.Figure:
+def empty_figure(message: str) -> dict:
     """A blank chart that says why it is blank, instead of empty axes (built in one step: layouts make several)."""
     return styled_figure(layout=dict(
         annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
@@ -107,7 +119,7 @@ def empty_figure(message: str) -> go.Figure:
         xaxis=dict(visible=False), yaxis=dict(visible=False)), height=240)
 
 
-def county_comparison_figure(frame: pd.DataFrame, kpi: KpiDefinition, lang: str) -> go.Figure:
+def county_comparison_figure(frame: pd.DataFrame, kpi: KpiDefinition, lang: str) -> dict:
     """Counties as horizontal bars, best at top, coloured against the dashed city line, labelled per unit."""
     if frame.empty or frame["value"].isna().all():
         return empty_figure(t("figure.no_data", lang))
@@ -121,8 +133,8 @@ def county_comparison_figure(frame: pd.DataFrame, kpi: KpiDefinition, lang: str)
         picked = [(label, r) for label, r, st in zip(labels, rows, statuses, strict=True) if st == status]
         if not picked:
             continue
-        bars.append(go.Bar(
-            orientation="h", y=[label for label, _ in picked], marker_color=colour,
+        bars.append(trace(
+            "bar", orientation="h", y=[label for label, _ in picked], marker=dict(color=colour),
             x=[0.0 if _missing(r["value"]) else r["value"] * scale for _, r in picked],
             text=[format_number(r["value"], kpi.unit, lang) for _, r in picked],
             # Inside the bar end (so the city line never crosses a label); outside only when a bar is too short.
@@ -206,7 +218,7 @@ def sparkline_svg(values: Sequence[float | None], *, colour: str = "#1d4f91", wi
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def composite_trend_figure(frame: pd.DataFrame, lang: str) -> go.Figure:
+def composite_trend_figure(frame: pd.DataFrame, lang: str) -> dict:
     """The counties' composite index by month: the mean as a line over the lowest–highest and middle-half bands."""
     if frame.empty:
         return empty_figure(t("figure.no_data", lang))
@@ -215,18 +227,18 @@ def composite_trend_figure(frame: pd.DataFrame, lang: str) -> go.Figure:
     x = [format_period(p, lang) for p in frame["period"]]
     cols = {c: frame[c] for c in ("high", "low", "q3", "q1", "mean")}
     traces = [
-        go.Scatter(x=x, y=cols["high"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False),
-        go.Scatter(x=x, y=cols["low"], mode="lines", line=dict(width=0), fill="tonexty",
-                   fillcolor="rgba(0,114,178,0.12)", name=t("figure.range", lang), hoverinfo="skip"),
-        go.Scatter(x=x, y=cols["q3"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False),
-        go.Scatter(x=x, y=cols["q1"], mode="lines", line=dict(width=0), fill="tonexty",
-                   fillcolor="rgba(0,114,178,0.28)", name=t("figure.middle_half", lang), hoverinfo="skip"),
-        go.Scatter(x=x, y=cols["mean"], mode="lines+markers", line=dict(color=BETTER, width=2.5),
-                   marker=dict(size=6), name=t("figure.mean", lang),
-                   customdata=frame[["low", "high"]].to_numpy(),
-                   hovertemplate=(f"%{{x}}<br>{t('figure.mean', lang)} %{{y:.1f}}<br>"
-                                  f"{t('figure.range', lang)} %{{customdata[0]:.1f}}–%{{customdata[1]:.1f}}"
-                                  "<extra></extra>")),
+        trace("scatter", x=x, y=cols["high"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False),
+        trace("scatter", x=x, y=cols["low"], mode="lines", line=dict(width=0), fill="tonexty",
+              fillcolor="rgba(0,114,178,0.12)", name=t("figure.range", lang), hoverinfo="skip"),
+        trace("scatter", x=x, y=cols["q3"], mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False),
+        trace("scatter", x=x, y=cols["q1"], mode="lines", line=dict(width=0), fill="tonexty",
+              fillcolor="rgba(0,114,178,0.28)", name=t("figure.middle_half", lang), hoverinfo="skip"),
+        trace("scatter", x=x, y=cols["mean"], mode="lines+markers", line=dict(color=BETTER, width=2.5),
+              marker=dict(size=6), name=t("figure.mean", lang),
+              customdata=frame[["low", "high"]].to_numpy().tolist(),
+              hovertemplate=(f"%{{x}}<br>{t('figure.mean', lang)} %{{y:.1f}}<br>"
+                             f"{t('figure.range', lang)} %{{customdata[0]:.1f}}–%{{customdata[1]:.1f}}"
+                             "<extra></extra>")),
     ]
     last = float(cols["mean"].iloc[-1])
     low = max(0.0, math.floor(float(frame["low"].min()) / 10) * 10)
@@ -270,7 +282,7 @@ def tile_positions(centroids: Mapping[str, tuple[float, float]], *, cell: float 
 
 
 def county_tile_map(frame: pd.DataFrame, kpi: KpiDefinition, lang: str,
-                    centroids: Mapping[str, tuple[float, float]]) -> go.Figure:
+                    centroids: Mapping[str, tuple[float, float]]) -> dict:
     """The counties as square tiles placed by their centroids, darker for better values, labelled with the value."""
     rows = frame[frame["region_code"].isin(centroids)].copy()
     if rows.empty or not centroids:
@@ -292,15 +304,15 @@ def county_tile_map(frame: pd.DataFrame, kpi: KpiDefinition, lang: str,
         fonts.append("#ffffff" if not _missing(g) and g > 0.45 else TEXT)
         colours.append(colour)
     traces = [
-        go.Scatter(x=xs, y=ys, mode="text", text=labels, textfont=dict(size=11, color=fonts), hovertext=hover,
-                   hoverinfo="text", showlegend=False),
+        trace("scatter", x=xs, y=ys, mode="text", text=labels, textfont=dict(size=11, color=fonts),
+              hovertext=hover, hoverinfo="text", showlegend=False),
         # An invisible colour bar explains the shading: lighter is worse, darker is better.
-        go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
-                   marker=dict(colorscale=GOODNESS_SCALE, cmin=0, cmax=1, color=[0.5], showscale=True,
-                               colorbar=dict(orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top",
-                                             thickness=10, len=0.6, tickvals=[0, 1],
-                                             ticktext=[t("figure.worse", lang), t("figure.better", lang)],
-                                             tickfont=dict(size=12)))),
+        trace("scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+              marker=dict(colorscale=GOODNESS_SCALE, cmin=0, cmax=1, color=[0.5], showscale=True,
+                          colorbar=dict(orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top",
+                                        thickness=10, len=0.6, tickvals=[0, 1],
+                                        ticktext=[t("figure.worse", lang), t("figure.better", lang)],
+                                        tickfont=dict(size=12)))),
     ]
     width = max(x for x, _ in spots.values()) + 1
     height = max(y for _, y in spots.values()) + 1

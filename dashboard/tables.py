@@ -83,11 +83,20 @@ def _column_defs(columns: Sequence[Column], lang: str) -> list[dict]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    out = frame.copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M")
-    return out.astype(object).where(out.notna(), None).to_dict("records")
+    """Rows as plain dicts (None for missing, times as text), column by column: `to_dict("records")` boxes every
+    value through pandas, a third of a table callback's time."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m-%d %H:%M")
+        column = values.to_numpy(dtype=object, copy=True)
+        missing = pd.isna(column)
+        if missing.any():
+            column[missing] = None
+        columns.append(column.tolist())
+    names = list(frame.columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def data_table(*, table_id: str, frame: pd.DataFrame, lang: str, filters: Mapping[str, Any] | None = None,

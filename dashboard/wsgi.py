@@ -17,20 +17,14 @@ server.wsgi_app = ProxyFix(server.wsgi_app, x_for=1)
 
 
 def _warm_up() -> None:
-    """Load before serving what plotly loads on a process's first figure (its validator table, a few hundred ms of
-    CPU): with gunicorn's preload_app this runs once in the master and every worker it forks starts warm, so a
-    new or recycled worker does not make its first readers wait."""
-    import plotly.graph_objects as go
+    """Load before serving what a process's first figure loads (plotly's template as JSON, its JSON encoder): with
+    gunicorn's preload_app this runs once in the master and every worker it forks starts warm, so a new or
+    recycled worker does not make its first readers wait."""
+    from plotly.io.json import to_json_plotly
 
-    from dashboard.figures import styled_figure
+    from dashboard.figures import styled_figure, trace
 
-    traces = [go.Scatter(x=[1], y=[1], mode="lines+markers", line=dict(dash="dot"), marker=dict(size=4)),
-              go.Bar(x=[1], y=["a"], orientation="h", text=["1"], textposition="outside"),
-              go.Heatmap(z=[[1]], x=["a"], y=["b"], colorscale="RdYlGn", text=[["1"]], texttemplate="%{text}"),
-              go.Scatterpolar(r=[1, 2], theta=["a", "b"], fill="toself")]
-    styled_figure(traces, dict(xaxis=dict(title="x"), legend=dict(orientation="h"),
-                               shapes=[dict(type="line", x0=0, x1=1, y0=0, y1=1)],
-                               annotations=[dict(text="x", x=0, y=0)]), height=200).to_json()
+    to_json_plotly(styled_figure([trace("scatter", x=[1], y=[1])], dict(xaxis=dict(title="x")), height=200))
 
 
 _warm_up()

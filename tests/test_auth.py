@@ -245,11 +245,25 @@ def strings(node: Any) -> set[str]:
     return set()
 
 
-def drill(client: FlaskClient, region: str):  # noqa: ANN201
-    """The county profile's drill-down callback (four tables) for a region and the demo's last month."""
-    dep = find_callback(client, "county-drill-heading-text.children")
-    return forge(client, dep, {("county-region-dropdown", "value"): region, ("county-month-dropdown", "value"): MONTH,
-                               ("app-lang-store", "data"): "zh"})
+DRILL_TABLES = ("county-slowest", "county-overdue-cases", "county-bad-reviews", "county-overdue-tickets")
+
+
+class _Drill:
+    """The county profile's four drill-down callbacks (one per table) for one request's worth of answers."""
+
+    def __init__(self, responses: list) -> None:
+        self.responses = responses
+        self.status_code = max(r.status_code for r in responses)
+
+    def get_json(self) -> list:
+        return [r.get_json() for r in self.responses]
+
+
+def drill(client: FlaskClient, region: str) -> _Drill:
+    """Every drill-down table's callback for a region and the demo's last month, as the page fires them."""
+    values = {("county-region-dropdown", "value"): region, ("county-month-dropdown", "value"): MONTH,
+              ("app-lang-store", "data"): "zh"}
+    return _Drill([forge(client, find_callback(client, f"{table}-div.children"), values) for table in DRILL_TABLES])
 
 
 def test_a_forged_drill_down_for_another_county_gets_none_of_its_rows(site) -> None:

@@ -51,7 +51,7 @@ def test_ranking_page_renders_its_empty_state(empty_site):
         heading, table, *_rest = module.render_ranking(None, "en")
         assert heading == "" and table == []
         title, fig, style = module.render_heatmap("2026-10", "en")
-        assert fig.layout.annotations, "an empty month shows the no-data note"
+        assert fig["layout"]["annotations"], "an empty month shows the no-data note"
         labels = module.render_labels("en", [])
         assert "ranking" in all_text(list(labels)).lower()
 

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import dash
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from sqlalchemy import text
 from werkzeug.serving import make_server
@@ -161,6 +162,7 @@ def test_funnel_limits_and_points_match_the_mart(site):
     rate = city["numerator"] / city["denominator"]
     with app.server.test_request_context("/"):
         _, fig = _page("dashboard.pages.ranking").render_funnel(DEMO_END, "on_time_rate", "zh")
+    fig = go.Figure(fig)  # the plain JSON sent is a valid plotly figure
     points = [(float(x), float(y)) for tr in fig.data if "markers" in tr.mode
               for x, y in zip(tr.x, tr.y, strict=True)]
     counties = rows[rows["region_code"] != cfg.city.code]
@@ -215,7 +217,8 @@ def test_callback_timings(site, capsys):
         "ranking.render_asof": lambda: ranking.render_asof("zh"),
         "county.render_profile": lambda: county.render_profile("140702", DEMO_END, "zh"),
         "county.render_trend": lambda: county.render_trend("140702", DEMO_END, "on_time_rate", "zh"),
-        "county.render_drills": lambda: county.render_drills("140702", DEMO_END, "zh"),
+        **{f"county.render_drill({table})": (lambda table=table: county.render_drill(table)("140702", DEMO_END, "zh"))
+           for table in county.DRILLS},
     }
     lines = []
     with app.server.test_request_context("/"):

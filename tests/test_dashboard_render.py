@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dash
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from bizenv.i18n import (
@@ -181,6 +182,7 @@ def test_cards_through_the_dash_endpoint(dashboard_app):
 def test_chart_puts_the_best_county_first_and_marks_the_city(dashboard_app):
     with dashboard_app.server.test_request_context("/"):
         title, fig, style = _overview().render_chart(LATEST, "on_time_rate", "zh")
+    fig = go.Figure(fig)  # the plain JSON sent is a valid plotly figure: a mistyped property raises here
     assert title == "各县（市、区）对比：按时办结率（2026年10月）"
     order = list(fig.layout.yaxis.categoryarray)
     assert sorted(order) == sorted(SHORT_ZH)
@@ -197,6 +199,7 @@ def test_chart_puts_the_best_county_first_and_marks_the_city(dashboard_app):
 def test_chart_in_english_uses_english_short_names(dashboard_app):
     with dashboard_app.server.test_request_context("/"):
         _, fig, _ = _overview().render_chart(LATEST, "avg_processing_days", "en")
+    fig = go.Figure(fig)
     order = list(fig.layout.yaxis.categoryarray)
     assert order[0] == "Yushe" and order[-1] == "Heshun"  # 3.2 days is best, 5.6 worst
     assert any(a.text == "City 4.3" for a in fig.layout.annotations)
@@ -283,7 +286,7 @@ def test_empty_warehouse_shows_a_friendly_message(dashboard_config, tmp_path, mi
         _, fig, _ = overview.render_chart(None, "on_time_rate", "zh")
         assert overview.render_asof("zh") == "数据截至：尚无成功的数据更新记录"
     assert "暂无数据，请先运行 ETL" in labels
-    assert fig.layout.annotations[0].text == "暂无数据"
+    assert go.Figure(fig).layout.annotations[0].text == "暂无数据"
     assert "overview-empty-alert" in component_ids(tree)
     assert all_text(tree) is not None
 
@@ -379,7 +382,7 @@ def test_figure_builder_on_a_tiny_frame(dashboard_config):
         "short_zh": ["甲", "乙", "丙"], "short_en": ["A", "B", "C"], "sort_order": [1, 2, 3],
         "value": [3.0, 5.0, float("nan")], "sample_size": [50, 60, 0], "city_value": [4.0, 4.0, 4.0],
     })
-    fig = county_comparison_figure(frame, kpi, "zh")
+    fig = go.Figure(county_comparison_figure(frame, kpi, "zh"))
     by_colour = {trace.marker.color: list(trace.y) for trace in fig.data}
     assert by_colour[BETTER] == ["甲"] and by_colour[WORSE] == ["乙"]
     assert list(fig.layout.yaxis.categoryarray) == ["甲", "乙", "丙"]

@@ -284,15 +284,21 @@ def render_trend(region: str | None, month: str | None, kpi_code: str | None, la
             views.events_note(events, sorted(frame["period"].unique()), lang))
 
 
-def render_drills(region: str | None, month: str | None, lang: str | None) -> tuple:
-    """The four drill-down tables: rows through models/details.py for the current viewer."""
+def render_drill_heading(region: str | None, month: str | None, lang: str | None) -> str:  # noqa: ARG001
+    """The drill-down card's heading; each table fills itself (`render_drill`), so the four reads run side by side."""
     lang = current_lang(lang)
-    config = current_config()
-    unit = views.unit_by_code(config, region)
-    heading = t("county.drill.heading", lang, period=format_period(month, lang)) if month else ""
-    out: list = [heading]
-    today = dt.datetime.now(ZoneInfo(config.timezone)).date()
-    for table_id, (function, _title, columns) in DRILLS.items():
+    return t("county.drill.heading", lang, period=format_period(month, lang)) if month else ""
+
+
+def render_drill(table_id: str) -> Callable[[str | None, str | None, str | None], tuple]:
+    """The callback of one drill-down table: its note and its grid, with rows through models/details.py for the
+    current viewer. One callback per table keeps each under the time budget and shows each as soon as it is read."""
+    function, _title, columns = DRILLS[table_id]
+
+    def render(region: str | None, month: str | None, lang: str | None) -> tuple:
+        lang = current_lang(lang)
+        config = current_config()
+        unit = views.unit_by_code(config, region)
         filters = {"region": unit.code if unit else None, "period": month}
         allowed = unit is not None and current_viewer().can_see_detail(unit.code)
         note = "" if _details_read(function) else t("county.drill.pending", lang)
@@ -300,14 +306,17 @@ def render_drills(region: str | None, month: str | None, lang: str | None) -> tu
             note = t("county.drill.denied", lang)
         frame = pd.DataFrame(columns=[c.field for c in columns])
         if allowed and unit is not None and month and _details_read(function):
+            today = dt.datetime.now(ZoneInfo(config.timezone)).date()
             source = _drill_source(table_id)
-            frame = warehouse_read(lambda s, src=source, f=filters: src(s, current_viewer(), config, f),
+            frame = warehouse_read(lambda s: source(s, current_viewer(), config, filters),
                                    default=frame, version=FACTS,
                                    # the day: the running month's lists are judged as of today
                                    cache_key=("county.drill", table_id, unit.code, month, today))
-        out += [note, data_table(table_id=table_id, frame=frame, lang=lang, filters=filters, page_size=10,
-                                 height=380)]
-    return tuple(out)
+        return note, data_table(table_id=table_id, frame=frame, lang=lang, filters=filters, page_size=10,
+                                height=380)
+
+    render.__name__ = f"render_drill_{table_id.replace('-', '_')}"
+    return render
 
 
 def register_callbacks(app: Dash) -> None:
@@ -348,9 +357,9 @@ def register_callbacks(app: Dash) -> None:
         Input("county-region-dropdown", "value"), Input("county-month-dropdown", "value"),
         Input("county-kpi-dropdown", "value"), Input(LANG, "data"),
     )(render_trend)
-    app.callback(
-        Output("county-drill-heading-text", "children"),
-        *[o for table_id in DRILLS for o in (Output(f"{table_id}-note-text", "children"),
-                                             Output(f"{table_id}-div", "children"))],
-        Input("county-region-dropdown", "value"), Input("county-month-dropdown", "value"), Input(LANG, "data"),
-    )(render_drills)
+    drill_inputs = (Input("county-region-dropdown", "value"), Input("county-month-dropdown", "value"),
+                    Input(LANG, "data"))
+    app.callback(Output("county-drill-heading-text", "children"), *drill_inputs)(render_drill_heading)
+    for table_id in DRILLS:
+        app.callback(Output(f"{table_id}-note-text", "children"), Output(f"{table_id}-div", "children"),
+                     *drill_inputs)(render_drill(table_id))

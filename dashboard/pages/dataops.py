@@ -241,7 +241,8 @@ def render_status(lang: str | None, run_generation: int | None = None) -> tuple:
     for r in fresh.to_dict("records"):
         css, icon = STATE_LOOK[r["state"]]
         when = (t("dataops.last_success", lang, when=format_datetime(r["last_success_at"], lang),
-                  age=_duration(r["age_hours"], lang)) if r["last_success_at"] else t("dataops.never_success", lang))
+                  age=_duration(r["age_hours"], lang)) if not pd.isna(r["last_success_at"])
+                else t("dataops.never_success", lang))
         items.append(html.Li([
             html.Div([html.Span(r["job"], className="fw-semibold me-2"),
                       html.Span(_dataset_text(r["dataset"], lang), className="text-muted small"),

@@ -34,6 +34,7 @@ from dashboard.figures import (
     county_comparison_figure,
     county_tile_map,
     empty_figure,
+    figure_height,
     load_geojson,
 )
 from dashboard.urlstate import register_url_sync, restore, url_location
@@ -275,7 +276,7 @@ def render_map(month: str | None, kpi_code: str | None, lang: str | None) -> tup
         centroids = {u.code: u.centroid for u in config.city.units if u.centroid}
         fig = county_tile_map(frame, kpi, lang, centroids)
         note = t("overview.map_note", lang)
-    return title, fig, note, {"height": f"{fig.layout.height}px"}
+    return title, fig, note, {"height": f"{figure_height(fig)}px"}
 
 
 def render_chart(month: str | None, kpi_code: str | None, lang: str | None) -> tuple[str, Figure, dict]:
@@ -287,7 +288,7 @@ def render_chart(month: str | None, kpi_code: str | None, lang: str | None) -> t
     frame = _county_frame(month, kpi)
     fig = empty_figure(t("figure.no_data", lang)) if frame is None else county_comparison_figure(frame, kpi, lang)
     title = t("overview.chart_title", lang, kpi=name_in(kpi, lang), period=format_period(month, lang))
-    return title, fig, {"height": f"{fig.layout.height}px"}
+    return title, fig, {"height": f"{figure_height(fig)}px"}
 
 
 def register_callbacks(app: Dash) -> None:

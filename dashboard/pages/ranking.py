@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_period, name_in, t
 from dashboard.context import FACTS, cached_read, current_config, current_lang, current_viewer
-from dashboard.figures import empty_figure
+from dashboard.figures import empty_figure, figure_height
 from dashboard.tables import Column, data_table, register_table_source
 from dashboard.views import ranking as views
 from models.config import PILLARS, Config
@@ -211,7 +211,7 @@ def render_heatmap(month: str | None, lang: str | None) -> tuple[str, Figure, di
     ranking = _ranking(month)
     fig = views.heatmap_figure(scores, ranking, config, lang)
     return (t("ranking.heatmap.heading", lang, period=format_period(month, lang)), fig,
-            {"height": f"{fig.layout.height}px"})
+            {"height": f"{figure_height(fig)}px"})
 
 
 def render_bump(month: str | None, lang: str | None) -> tuple[Figure, dict]:
@@ -222,7 +222,7 @@ def render_bump(month: str | None, lang: str | None) -> tuple[Figure, dict]:
     history = cached_read("ranking.history", rank_history, default=pd.DataFrame(), version=FACTS, shared=True,
                           viewer=current_viewer(), config=current_config(), period=month)
     fig = views.bump_figure(history, lang) if len(history) else empty_figure(t("figure.no_data", lang))
-    return fig, {"height": f"{fig.layout.height}px"}
+    return fig, {"height": f"{figure_height(fig)}px"}
 
 
 def render_funnel(month: str | None, kpi_code: str | None, lang: str | None) -> tuple[str, Figure]:

@@ -16,7 +16,7 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from bizenv.i18n import DEFAULT_LANG, dropdown_labels, format_period, t
 from dashboard.context import FACTS, current_config, current_lang, current_viewer, warehouse_read
-from dashboard.figures import empty_figure
+from dashboard.figures import empty_figure, figure_height
 from dashboard.tables import data_table, register_table_source
 from dashboard.urlstate import register_url_sync, url_location
 from dashboard.views import approvals as common
@@ -208,7 +208,7 @@ def render_categories(region, start, end, lang):  # noqa: ANN001, ANN201
     fig = views.categories_figure(frame, lang)
     heading = t("service.cat.heading", lang, region=common.region_label(f["region"], current_config(), lang),
                 range=common.range_text(f["start"], f["end"], lang))
-    height = fig["layout"]["height"] if isinstance(fig, dict) else fig.layout.height
+    height = figure_height(fig)
     return heading, views.categories_total(frame, lang), fig, {"height": f"{height}px"}
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 from sqlalchemy.orm import Session
 
@@ -30,7 +29,7 @@ from bizenv.i18n import (
     target_operator,
     unit_label,
 )
-from dashboard.figures import FONT_FAMILY, STATUS_COLOURS, TEXT, empty_figure, use_template
+from dashboard.figures import FONT_FAMILY, STATUS_COLOURS, TEXT, empty_figure, plain_figure, trace
 from dashboard.tables import Column
 from dashboard.urlstate import restore
 from models import details
@@ -215,7 +214,7 @@ def titled(text: str, help_: html.Span | None = None) -> list:
 
 
 def detail_layout(*, height: int, show_legend: bool = True, **extra: object) -> dict:
-    """The detail pages' chart layout as plain JSON (for `plain_figure`): the same look `_layout` gives."""
+    """The detail pages' chart layout as plain JSON (for `plain_figure`)."""
     out = dict(
         height=height, font=dict(family=FONT_FAMILY, size=13, color=TEXT), margin=dict(l=8, r=12, t=12, b=8),
         dragmode=False, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
@@ -230,40 +229,26 @@ def detail_layout(*, height: int, show_legend: bool = True, **extra: object) -> 
     return out
 
 
-def _layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figure:
-    use_template(fig)  # without re-validating the template: 60-120 ms a figure otherwise
-    fig.update_layout(
-        height=height, font=dict(family=FONT_FAMILY, size=13, color=TEXT),
-        margin=dict(l=8, r=12, t=12, b=8), dragmode=False, paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)", hoverlabel=dict(font=dict(family=FONT_FAMILY)), showlegend=legend,
-        legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom", font=dict(size=12),
-                    bgcolor="rgba(0,0,0,0)"),
-    )
-    fig.update_xaxes(fixedrange=True, automargin=True)
-    fig.update_yaxes(fixedrange=True, automargin=True, gridcolor="#e9ecef")
-    return fig
-
-
-def distribution_figure(frame: pd.DataFrame, lang: str, *, limit: int = DIST_LIMIT) -> go.Figure:
+def distribution_figure(frame: pd.DataFrame, lang: str, *, limit: int = DIST_LIMIT) -> dict:
     """Cases per number of working days, stacked within / beyond the promised limit / without one."""
     if frame.empty or int(frame["cases"].sum()) == 0:
         return empty_figure(t("figure.no_data", lang))
     x = frame["working_days"].astype(int).tolist()
     labels = [t("approvals.dist.last", lang, n=d) if d >= limit else str(d) for d in x]
-    fig = go.Figure()
+    bars = []
     for col, colour, key in (("within_limit", MET, "approvals.dist.within"),
                              ("beyond_limit", MISSED, "approvals.dist.beyond"),
                              ("no_limit", NONE, "approvals.dist.no_limit")):
         if int(frame[col].sum()) == 0:
             continue
-        fig.add_bar(x=labels, y=frame[col], name=t(key, lang), marker_color=colour,
-                    hovertemplate=f"{t(key, lang)}<br>%{{x}} {unit_label('working_days', lang)}: %{{y:,}}"
-                                  "<extra></extra>")
-    fig.update_xaxes(type="category", title=dict(text=t("approvals.dist.x", lang), font=dict(size=12)), tickangle=0)
-    fig.update_yaxes(title=dict(text=t("approvals.dist.y", lang), font=dict(size=12)), rangemode="tozero")
-    fig = _layout(fig, height=300)
-    fig.update_layout(barmode="stack", bargap=0.15)
-    return fig
+        bars.append(trace("bar", x=labels, y=frame[col].astype(int).tolist(), name=t(key, lang),
+                          marker=dict(color=colour),
+                          hovertemplate=f"{t(key, lang)}<br>%{{x}} {unit_label('working_days', lang)}: %{{y:,}}"
+                                        "<extra></extra>"))
+    return plain_figure(bars, detail_layout(
+        height=300, barmode="stack", bargap=0.15,
+        xaxis=dict(type="category", title=dict(text=t("approvals.dist.x", lang), font=dict(size=12)), tickangle=0),
+        yaxis=dict(title=dict(text=t("approvals.dist.y", lang), font=dict(size=12)), rangemode="tozero")))
 
 
 def distribution_summary(frame: pd.DataFrame, lang: str) -> str:
@@ -279,7 +264,7 @@ def distribution_summary(frame: pd.DataFrame, lang: str) -> str:
 
 
 def trend_figure(frame: pd.DataFrame, kpi: KpiDefinition, config: Config, lang: str, *,
-                 band: tuple[str | None, str | None] = (None, None)) -> go.Figure:
+                 band: tuple[str | None, str | None] = (None, None)) -> dict:
     """One KPI by month for one region: a line with points coloured by target status, the target as a dashed line,
     and the chosen months shaded."""
     rows = frame[frame["kpi_code"] == kpi.code].sort_values("period") if not frame.empty else frame
@@ -292,34 +277,36 @@ def trend_figure(frame: pd.DataFrame, kpi: KpiDefinition, config: Config, lang: 
     x = [format_period(p, lang) for p in periods]
     values = [None if pd.isna(v) else float(v) for v in rows["value"]]
     status = [target_status(kpi=kpi, config=config, period=p, value=v) for p, v in zip(periods, values, strict=True)]
-    fig = go.Figure()
-    fig.add_scatter(x=x, y=[None if v is None else v * scale for v in values], mode="lines",
-                    line=dict(color="#5f6b7a", width=2), hoverinfo="skip", showlegend=False)
+    traces = [trace("scatter", x=x, y=[None if v is None else v * scale for v in values], mode="lines",
+                    line=dict(color="#5f6b7a", width=2), hoverinfo="skip", showlegend=False)]
     for key in ("met", "near", "missed", None):
         idx = [i for i, s in enumerate(status) if s == key]
         if not idx:
             continue
-        fig.add_scatter(
-            x=[x[i] for i in idx], y=[None if values[i] is None else values[i] * scale for i in idx], mode="markers",
+        traces.append(trace(
+            "scatter", x=[x[i] for i in idx], y=[None if values[i] is None else values[i] * scale for i in idx],
+            mode="markers",
             marker=dict(size=10, color=STATUS_COLOURS[key], symbol=_SYMBOLS[key], line=dict(color="#fff", width=1)),
             name=t(f"approvals.status.{key or 'none'}", lang),
             text=[format_value(values[i], kpi.unit, lang) for i in idx],
-            hovertemplate=f"%{{x}}<br>{name_in(kpi, lang)}: %{{text}}<extra></extra>")
+            hovertemplate=f"%{{x}}<br>{name_in(kpi, lang)}: %{{text}}<extra></extra>"))
     targets = [kpi.target_for(p) for p in periods]
     if any(v is not None for v in targets):
-        fig.add_scatter(x=x, y=[None if v is None else v * scale for v in targets], mode="lines",
-                        line=dict(color=TEXT, width=1.2, dash="dash"), name=t("approvals.trend.target", lang),
-                        hovertemplate=f"%{{x}}<br>{t('approvals.trend.target', lang)}: %{{y:.1f}}<extra></extra>")
+        traces.append(trace(
+            "scatter", x=x, y=[None if v is None else v * scale for v in targets], mode="lines",
+            line=dict(color=TEXT, width=1.2, dash="dash"), name=t("approvals.trend.target", lang),
+            hovertemplate=f"%{{x}}<br>{t('approvals.trend.target', lang)}: %{{y:.1f}}<extra></extra>"))
     start, end = ordered_range(*band)
-    if start and end and start in periods and end in periods:
-        fig.add_vrect(x0=format_period(start, lang), x1=format_period(end, lang), fillcolor="#1d4f91", opacity=0.08,
-                      line_width=0, layer="below")
-    fig.update_xaxes(type="category", tickangle=0, nticks=6)
-    fig.update_yaxes(ticksuffix="%" if kpi.unit == "ratio" else "",
-                     title=dict(text="" if kpi.unit == "ratio" else unit_label(kpi.unit, lang), font=dict(size=12)))
-    fig = _layout(fig, height=260)
-    fig.update_layout(hovermode="closest")
-    return fig
+    shapes = []
+    if start and end and start in periods and end in periods:  # what add_vrect draws: the chosen months shaded
+        shapes.append(dict(type="rect", x0=format_period(start, lang), x1=format_period(end, lang), xref="x",
+                           y0=0, y1=1, yref="y domain", fillcolor="#1d4f91", opacity=0.08, line=dict(width=0),
+                           layer="below"))
+    return plain_figure(traces, detail_layout(
+        height=260, hovermode="closest", shapes=shapes,
+        xaxis=dict(type="category", tickangle=0, nticks=6),
+        yaxis=dict(ticksuffix="%" if kpi.unit == "ratio" else "",
+                   title=dict(text="" if kpi.unit == "ratio" else unit_label(kpi.unit, lang), font=dict(size=12)))))
 
 
 _SYMBOLS = {"met": "circle", "near": "diamond", "missed": "x", None: "circle-open"}

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 
 from bizenv.i18n import (
@@ -20,7 +19,7 @@ from bizenv.i18n import (
     t,
     target_operator,
 )
-from dashboard.figures import BETTER, TEXT, WORSE, empty_figure
+from dashboard.figures import BETTER, TEXT, WORSE, empty_figure, trace
 from dashboard.views.ranking import _missing, kpi_info, page_figure, pillar_name, score_text
 from models.config import PILLARS, Config, PolicyEvent
 from models.ranking_reads import RankStory
@@ -87,7 +86,7 @@ def summary_cards(*, story: RankStory, scores: dict, comparison: pd.DataFrame, b
 # ---- radar ------------------------------------------------------------------------------------------------------
 
 
-def radar_figure(scores: dict, *, county_name: str, best_name: str | None, lang: str) -> go.Figure:
+def radar_figure(scores: dict, *, county_name: str, best_name: str | None, lang: str) -> dict:
     """The four pillar scores of the county, the city and the best county on one radar."""
     if not scores.get("county"):
         return empty_figure(t("figure.no_data", lang))
@@ -101,7 +100,7 @@ def radar_figure(scores: dict, *, county_name: str, best_name: str | None, lang:
         if not values:
             continue
         r = [values.get(p) if values.get(p) is not None else 0.0 for p in PILLARS]
-        traces.append(go.Scatterpolar(
+        traces.append(trace("scatterpolar",
             r=[*r, r[0]], theta=[*axes, axes[0]], name=label, mode="lines+markers",
             line=dict(color=colour, dash=dash, width=3 if key == "county" else 2),
             fill="toself" if key == "county" else None, fillcolor="rgba(0,114,178,0.12)",
@@ -166,7 +165,7 @@ def _period_of(day: dt.date) -> str:
 
 
 def trend_figure(frame: pd.DataFrame, kpi, *, county_name: str, events: Sequence[PolicyEvent],  # noqa: ANN001
-                 lang: str) -> go.Figure:
+                 lang: str) -> dict:
     """The county and the city over the months, the year's target as steps, and policy events as dated lines."""
     data = frame.dropna(subset=["value"])
     if data.empty:
@@ -184,14 +183,14 @@ def trend_figure(frame: pd.DataFrame, kpi, *, county_name: str, events: Sequence
     for key, label, colour, dash in (("city", t("county.series.city", lang), CITY_COLOUR, "dot"),
                                      ("county", county_name, BETTER, "solid")):
         values = [by_series[key].get(p) for p in periods]
-        traces.append(go.Scatter(
+        traces.append(trace("scatter",
             x=labels, y=[None if v is None else v * scale for v in values], name=label, mode="lines+markers",
             line=dict(color=colour, dash=dash, width=3 if key == "county" else 2),
             customdata=[format_value(v, kpi.unit, lang) if v is not None else MISSING for v in values],
             hovertemplate=f"<b>{label}</b> %{{x}}<br>%{{customdata}}<extra></extra>"))
     targets = [kpi.target_for(p) for p in periods]
     if any(v is not None for v in targets):
-        traces.append(go.Scatter(x=labels, y=[None if v is None else v * scale for v in targets],
+        traces.append(trace("scatter", x=labels, y=[None if v is None else v * scale for v in targets],
                                  name=t("county.series.target", lang), mode="lines",
                                  line=dict(color=WORSE, dash="dash", width=1.5, shape="hv"), hoverinfo="skip"))
     shapes, notes = [], []

@@ -13,11 +13,10 @@ from urllib.parse import parse_qs, urlencode
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from bizenv.i18n import MISSING, format_datetime, format_number, format_period, format_value, name_in, region_name, t
-from dashboard.figures import BASE_LAYOUT, BETTER, NO_DATA, TEXT, WORSE, empty_figure, styled_figure, use_template
+from dashboard.figures import BASE_LAYOUT, BETTER, NO_DATA, TEXT, WORSE, empty_figure, styled_figure, trace
 from models.config import PILLARS, Config, KpiDefinition
 
 GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False, "scrollZoom": False}
@@ -101,16 +100,9 @@ def score_text(value: object, lang: str) -> str:
 PAGE_LAYOUT: dict = {**BASE_LAYOUT, "margin": dict(l=8, r=16, t=16, b=8)}
 
 
-def page_figure(data: Sequence = (), layout: Mapping | None = None, *, height: int) -> go.Figure:
-    """A chart of the ranking and profile pages, built in one constructor (see dashboard.figures.styled_figure)."""
+def page_figure(data: Sequence = (), layout: Mapping | None = None, *, height: int) -> dict:
+    """A chart of the ranking and profile pages, as plain JSON (see dashboard.figures.styled_figure)."""
     return styled_figure(data, layout, height=height, base=PAGE_LAYOUT)
-
-
-def base_layout(fig: go.Figure, *, height: int) -> go.Figure:
-    """The page look on a figure built step by step (prefer page_figure: one validation pass)."""
-    use_template(fig)
-    fig.update_layout(height=height, **PAGE_LAYOUT)
-    return fig
 
 
 # ---- the ranking table ------------------------------------------------------------------------------------------
@@ -233,7 +225,7 @@ def red_black_lists(frame: pd.DataFrame, *, period: str, lang: str, size: int) -
 # ---- heatmap ----------------------------------------------------------------------------------------------------
 
 
-def heatmap_figure(scores: pd.DataFrame, ranking: pd.DataFrame, config: Config, lang: str) -> go.Figure:
+def heatmap_figure(scores: pd.DataFrame, ranking: pd.DataFrame, config: Config, lang: str) -> dict:
     """Counties (ranking order, best at top) × indicators (config order, grouped by pillar), coloured by score."""
     kpis = config.index_kpis()
     if scores.empty or ranking.empty:
@@ -270,7 +262,7 @@ def heatmap_figure(scores: pd.DataFrame, ranking: pd.DataFrame, config: Config, 
         text.append(tr)
         hover.append(hr)
     x = [name_in(k, lang) for k in kpis]
-    heatmap = go.Heatmap(
+    heatmap = trace("heatmap",
         z=z, x=x, y=[names[c] for c in order], text=text, texttemplate="%{text}", hovertext=hover,
         hovertemplate="%{hovertext}<extra></extra>", colorscale=SCORE_SCALE, zmin=0, zmax=100, xgap=2, ygap=2,
         textfont=dict(size=12), colorbar=dict(title=dict(text=t("ranking.heatmap.colorbar", lang), side="top"),
@@ -285,7 +277,7 @@ def heatmap_figure(scores: pd.DataFrame, ranking: pd.DataFrame, config: Config, 
 # ---- bump chart -------------------------------------------------------------------------------------------------
 
 
-def bump_figure(history: pd.DataFrame, lang: str) -> go.Figure:
+def bump_figure(history: pd.DataFrame, lang: str) -> dict:
     """Each county's rank per month (1st at top); the line ends with the county's name and latest rank."""
     frame = history.dropna(subset=["rank"])
     if frame.empty:
@@ -307,7 +299,7 @@ def bump_figure(history: pd.DataFrame, lang: str) -> go.Figure:
         name = region_name(rows[0], lang)
         last_rank = int(rows[-1]["rank"])
         colour = LINE_COLOURS[i % len(LINE_COLOURS)]
-        traces.append(go.Scatter(
+        traces.append(trace("scatter",
             x=[labels[r["period"]] for r in rows], y=[int(r["rank"]) for r in rows], mode="lines+markers",
             name=name, line=dict(color=colour, width=2.5,
                                  dash=LINE_DASHES[(i // len(LINE_COLOURS)) % len(LINE_DASHES)]),
@@ -343,7 +335,7 @@ def funnel_status(value: float, n: float, rate: float, direction: str) -> str:
     return "above" if better else ("below" if worse else "within")
 
 
-def funnel_figure(rows: pd.DataFrame, kpi: KpiDefinition, lang: str) -> go.Figure:
+def funnel_figure(rows: pd.DataFrame, kpi: KpiDefinition, lang: str) -> dict:
     """Each county's rate against its sample size, inside the 95% and 99.8% funnels around the city rate."""
     data = rows.dropna(subset=["value", "denominator"])
     data = data[data["denominator"] > 0]
@@ -354,16 +346,17 @@ def funnel_figure(rows: pd.DataFrame, kpi: KpiDefinition, lang: str) -> go.Figur
     n_max = float(data["denominator"].max()) * 1.15
     n_min = max(1.0, float(data["denominator"].min()) * 0.6)
     grid = np.linspace(n_min, n_max, 160)
-    traces: list[go.Scatter] = []
+    traces: list[dict] = []
     for z, dash, key in ((Z998, "dot", "ranking.funnel.limit998"), (Z95, "dash", "ranking.funnel.limit95")):
         low, high = funnel_limits(rate, grid, z)
         for i, line in enumerate((low, high)):
-            traces.append(go.Scatter(x=grid, y=line * scale, mode="lines",
-                                     line=dict(color=NEUTRAL, dash=dash, width=1.3), name=t(key, lang),
-                                     showlegend=i == 0, legendgroup=key, hoverinfo="skip"))
-    traces.append(go.Scatter(x=[n_min, n_max], y=[rate * scale] * 2, mode="lines", line=dict(color=TEXT, width=1.5),
-                             name=t("ranking.funnel.city", lang, value=format_number(rate, "ratio", lang)),
-                             hoverinfo="skip"))
+            traces.append(trace("scatter", x=grid.tolist(), y=(line * scale).tolist(), mode="lines",
+                                line=dict(color=NEUTRAL, dash=dash, width=1.3), name=t(key, lang),
+                                showlegend=i == 0, legendgroup=key, hoverinfo="skip"))
+    traces.append(trace("scatter", x=[n_min, n_max], y=[rate * scale] * 2, mode="lines",
+                        line=dict(color=TEXT, width=1.5),
+                        name=t("ranking.funnel.city", lang, value=format_number(rate, "ratio", lang)),
+                        hoverinfo="skip"))
     # The 95% limits at every county's n in one array operation, not one call per county.
     n = data["denominator"].to_numpy(float)
     v = data["value"].to_numpy(float)
@@ -379,7 +372,7 @@ def funnel_figure(rows: pd.DataFrame, kpi: KpiDefinition, lang: str) -> go.Figur
         picked = [r for r, st in zip(records, status, strict=True) if st == key]
         if not picked:
             continue
-        traces.append(go.Scatter(
+        traces.append(trace("scatter",
             x=[r["denominator"] for r in picked], y=[r["value"] * scale for r in picked], mode="markers+text",
             text=[region_name(r, lang) for r in picked], textposition="top center", textfont=dict(size=11),
             name=t(f"ranking.funnel.{key}", lang),

@@ -12,7 +12,6 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 from sqlalchemy.orm import Session
 
@@ -68,7 +67,7 @@ def pillar_cards(cards: list[KpiCard], config: Config, pillar: str, lang: str, *
 # ---- figures ------------------------------------------------------------------------------------------------------
 
 
-def levels_figure(frame: pd.DataFrame, lang: str) -> dict | go.Figure:
+def levels_figure(frame: pd.DataFrame, lang: str) -> dict:
     """Each month's ratings as 100% stacked bars by level, very satisfied at the bottom."""
     if frame.empty or int(frame["ratings"].sum()) == 0:
         return empty_figure(t("figure.no_data", lang))
@@ -88,7 +87,7 @@ def levels_figure(frame: pd.DataFrame, lang: str) -> dict | go.Figure:
         yaxis=dict(tickformat=".0%", range=[0, 1], title=dict(text=t("service.levels.y", lang), font=dict(size=12)))))
 
 
-def rectification_figure(frame: pd.DataFrame, config: Config, lang: str) -> dict | go.Figure:
+def rectification_figure(frame: pd.DataFrame, config: Config, lang: str) -> dict:
     """Verified bad reviews per month (rectified part in blue) with the two rectification rates as lines."""
     if frame.empty or frame["verified_bad"].fillna(0).sum() == 0:
         return empty_figure(t("figure.no_data", lang))
@@ -124,7 +123,7 @@ def rectification_figure(frame: pd.DataFrame, config: Config, lang: str) -> dict
                     side="right", range=[0, 1.05], tickformat=".0%", fixedrange=True, showgrid=False)))
 
 
-def categories_figure(frame: pd.DataFrame, lang: str) -> dict | go.Figure:
+def categories_figure(frame: pd.DataFrame, lang: str) -> dict:
     """Business-environment tickets per category as horizontal bars, split on time / late, most tickets on top."""
     if frame.empty or int(frame["tickets"].sum()) == 0:
         return empty_figure(t("figure.no_data", lang))
