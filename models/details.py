@@ -199,27 +199,35 @@ def overdue_open_cases(
     """
     regions = detail_regions(viewer=viewer, config=config, region_code=region_code)
     as_of = as_of_day(period, _today(config, today))
-    stmt = (
-        select(C.case_id, C.region_code, C.item_code, C.dept_code, C.channel, C.status, C.accepted_at, C.due_date)
+    order = (C.due_date, C.accepted_at, C.case_id)
+    first = (
+        select(C.case_id)
         # due_period ≤ period follows from due_date ≤ as_of; spelled out, it is tested inside the overdue-by-region
         # index, whose completion-month ranges (NULL; after the month) SQLite reads instead of every late case.
         .where(text(OVERDUE_INDEX_WHERE), C.region_code.in_(regions), C.due_period <= period, C.due_date <= as_of,
                C.status != "not_accepted", or_(C.completed_period.is_(None), C.completed_period > period))
-        .order_by(C.due_date, C.accepted_at, C.case_id).limit(max(int(limit), 0))
+        .order_by(*order).limit(max(int(limit), 0))
     )
     if dept_code:
-        stmt = stmt.where(C.dept_code == dept_code)
+        first = first.where(C.dept_code == dept_code)
     if channel:
-        stmt = stmt.where(C.channel == channel)
+        first = first.where(C.channel == channel)
+    # The oldest-due cases are picked off the index, which carries every column the filter and the order need;
+    # only those are read from the table (city-wide, 7.7k open late cases: 85 → 26 ms).
+    stmt = (select(C.case_id, C.region_code, C.item_code, C.dept_code, C.channel, C.status, C.accepted_at, C.due_date)
+            .where(C.case_id.in_(first)).order_by(*order))
     rows = _frame(session, stmt, ["case_id", "region_code", "item_code", "dept_code", "channel", "status",
                                   "accepted_at", "due_date"])
     if rows.empty:
         return pd.DataFrame(columns=OVERDUE_CASE_COLUMNS)
     rows["days_overdue"] = _working_days(config, rows["due_date"], [as_of] * len(rows))
-    names = _item_names(session, rows["item_code"].unique().tolist())[["item_code", "item_name"]]
+    # Names by dict lookup, not a merge per table: two pandas merges cost more than the query on 200 rows.
+    items = _item_names(session, rows["item_code"].unique().tolist())
+    item_name = dict(zip(items["item_code"], items["item_name"], strict=True))
     depts = _dept_names(session, rows["dept_code"].dropna().unique().tolist())
-    rows = rows.merge(names, on="item_code", how="left").merge(depts, on="dept_code", how="left")
-    rows["item_name"] = rows["item_name"].fillna(rows["item_code"])
+    dept_name = dict(zip(depts["dept_code"], depts["dept_name"], strict=True))
+    rows["item_name"] = [item_name.get(code) or code for code in rows["item_code"]]
+    rows["dept_name"] = [dept_name.get(code) for code in rows["dept_code"]]
     rows["due_date"] = pd.to_datetime(rows["due_date"]).dt.date
     rows["accepted_at"] = pd.to_datetime(rows["accepted_at"])
     return rows[OVERDUE_CASE_COLUMNS].reset_index(drop=True)

@@ -41,7 +41,9 @@ class FactApprovalCase(_Provenance, Base):
               postgresql_where=text(OVERDUE_INDEX_WHERE)),
         # The same cases by region and completion month: a county's cases still open after a month are read off two
         # index ranges (not completed; completed later), without the late cases completed long before.
-        Index("ix_fact_approval_case_overdue_region", "region_code", "completed_period", "due_period",
+        # It also carries what the overdue lists filter and sort on, so their oldest cases are picked off it alone.
+        Index("ix_fact_approval_case_overdue_region", "region_code", "completed_period", "due_period", "due_date",
+              "status", "accepted_at", "case_id",
               sqlite_where=text(OVERDUE_INDEX_WHERE), postgresql_where=text(OVERDUE_INDEX_WHERE)),
         # Bundles (企业开办) are a few percent of the cases: the start-up time reads them off this index alone.
         Index("ix_fact_approval_case_bundle", "completed_period", "bundle_id",
@@ -83,8 +85,10 @@ class FactRating(_Provenance, Base):
         # The month slices of the KPI refresh and the level counts of the level mart both read this index; one on
         # (region_code, rated_period) alone would only cost every insert another index entry.
         Index("ix_fact_rating_region_period_level", "region_code", "rated_period", "level"),
-        # Verified bad reviews are a few percent of the ratings: the unrectified list reads only those.
-        Index("ix_fact_rating_verified_bad", "region_code", "rated_period",
+        # Verified bad reviews are a few percent of the ratings: the unrectified list reads only those, and tests
+        # their rating time and rectification off the index (only the unrectified ones are read from the table).
+        Index("ix_fact_rating_verified_bad", "region_code", "rated_period", "rated_at", "rectify_status",
+              "rectified_at", "rectify_working_days", "verified_bad",
               sqlite_where=text(VERIFIED_BAD_INDEX_WHERE), postgresql_where=text(VERIFIED_BAD_INDEX_WHERE)),
     )
 
