@@ -318,7 +318,8 @@ def unrectified_bad_reviews(
                              or_(R.rectified_at.is_(None), R.rectified_at < cutoff))
     stmt = (
         select(R.rating_id, R.region_code, R.case_id, R.channel, R.rated_at, R.level, R.comment, R.rectify_status)
-        # The predicate as the partial index ix_fact_rating_verified_bad spells it, so the index is used.
+        # The predicate as the partial index ix_fact_rating_verified_bad spells it, so the index is used; it gives a
+        # county's reviews by rating time, so the oldest unrectified are read in order.
         .where(text(VERIFIED_BAD_INDEX_WHERE), R.region_code.in_(regions), R.rated_period <= period,
                R.rated_at < cutoff, ~rectified_by_then)
         .order_by(R.rated_at, R.rating_id).limit(max(int(limit), 0))

@@ -85,10 +85,10 @@ class FactRating(_Provenance, Base):
         # The month slices of the KPI refresh and the level counts of the level mart both read this index; one on
         # (region_code, rated_period) alone would only cost every insert another index entry.
         Index("ix_fact_rating_region_period_level", "region_code", "rated_period", "level"),
-        # Verified bad reviews are a few percent of the ratings: the unrectified list reads only those, and tests
-        # their rating time and rectification off the index (only the unrectified ones are read from the table).
-        Index("ix_fact_rating_verified_bad", "region_code", "rated_period", "rated_at", "rectify_status",
-              "rectified_at", "rectify_working_days", "verified_bad",
+        # Verified bad reviews are a few percent of the ratings: the unrectified list reads only those, oldest first,
+        # and tests their rectification off the index (only the unrectified ones are read from the table).
+        Index("ix_fact_rating_verified_bad", "region_code", "rated_at", "rectify_status", "rectified_at",
+              "rectify_working_days", "verified_bad",
               sqlite_where=text(VERIFIED_BAD_INDEX_WHERE), postgresql_where=text(VERIFIED_BAD_INDEX_WHERE)),
     )
 
