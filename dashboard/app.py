@@ -14,7 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html
 
 from bizenv.i18n import HTML_LANG, LANGS, t
-from dashboard import tables
+from dashboard import responses, tables
 from dashboard.auth import install_auth, secret_key
 from dashboard.context import current_config, current_lang, install_context
 from dashboard.health import register_routes as register_health_routes
@@ -167,4 +167,5 @@ def create_app(config: Config | None = None, *, warehouse: Warehouse | None = No
     sys.modules["dashboard.pages.bulletin"].register_routes(app.server)  # GET /download/bulletin/<id>
     register_health_routes(app.server)  # GET /healthz, public (auth.PUBLIC_PREFIXES)
     get_calendar(config.calendar.as_mapping())  # built once per process (~0.1 s), not in a reader's first request
+    responses.install()
     return app

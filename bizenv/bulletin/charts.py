@@ -119,7 +119,7 @@ def comparison_figure(config: Config, facts: EditionFacts, kpi: KpiDefinition, l
     frame["city_value"] = facts.value(config.city.code, kpi.code)
     frame = frame.sort_values(["value", "sort_order"], ascending=[kpi.direction == "lower_is_better", True],
                               na_position="last")
-    fig = county_comparison_figure(frame, kpi, lang)
+    fig = go.Figure(county_comparison_figure(frame, kpi, lang))  # the dashboard's chart, as a figure to render
     return fig.update_layout(width=760, paper_bgcolor="white", plot_bgcolor="white")
 
 
