@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.config import Config
+from models.db import rows_frame
 from models.marts import MartCountyRanking, MartKpiMonthly
 from models.ops import FACTS_VERSION, OPS_VERSION, EtlDataVersion, EtlFile, EtlRejectedRow, EtlRun
 from models.scope import Viewer
@@ -105,7 +106,7 @@ def composite_trend(*, session: Session, config: Config, until: str, months: int
     window = _months_back(until, months)
     r = MartCountyRanking
     rows = session.execute(select(r.period, r.composite).where(r.period.in_(window), r.composite.is_not(None))).all()
-    frame = pd.DataFrame(rows, columns=["period", "composite"])
+    frame = rows_frame(rows, ["period", "composite"])
     cols = ["period", "mean", "low", "q1", "q3", "high", "counties"]
     if frame.empty:
         return pd.DataFrame(columns=cols)
@@ -142,8 +143,8 @@ def _county_files(session: Session, config: Config) -> pd.DataFrame:
     rows = session.execute(select(f.filename, f.status, f.received_at, f.region_code, f.period, f.rows_loaded,
                                   f.rows_rejected, f.error, f.run_id)
                            .where(f.source.in_(_county_sources(config)))).all()
-    frame = pd.DataFrame(rows, columns=["filename", "status", "received_at", "region_code", "period", "rows_loaded",
-                                        "rows_rejected", "error", "run_id"])
+    frame = rows_frame(rows, ["filename", "status", "received_at", "region_code", "period", "rows_loaded",
+                              "rows_rejected", "error", "run_id"])
     parsed = frame["filename"].map(_from_file_name)
     frame["region_code"] = frame["region_code"].fillna(parsed.map(lambda p: p[0]))
     frame["period"] = frame["period"].fillna(parsed.map(lambda p: p[1]))
@@ -237,7 +238,7 @@ def etl_runs(*, session: Session, limit: int = 500) -> pd.DataFrame:
                            .order_by(r.id.desc()).limit(limit)).all()
     cols = ["id", "job", "trigger", "started_at", "finished_at", "status", "rows_read", "rows_inserted",
             "rows_updated", "rows_rejected", "error"]
-    frame = pd.DataFrame(rows, columns=cols)
+    frame = rows_frame(rows, cols)
     frame["started_at"] = pd.to_datetime(frame["started_at"])
     frame["finished_at"] = pd.to_datetime(frame["finished_at"])
     frame["seconds"] = (frame["finished_at"] - frame["started_at"]).dt.total_seconds()
@@ -331,7 +332,7 @@ def quarantine_page(*, session: Session, dataset: str | None = None, reason_code
     stmt = _quarantine_filter(select(*(getattr(x, c) for c in QUARANTINE_COLUMNS)), **filters)
     page = max(1, int(page))
     stmt = stmt.order_by(x.run_id.desc(), x.id).offset((page - 1) * page_size).limit(page_size)
-    return pd.DataFrame(session.execute(stmt).all(), columns=QUARANTINE_COLUMNS), total
+    return rows_frame(session.execute(stmt), QUARANTINE_COLUMNS), total
 
 
 def quarantine_reasons(*, session: Session, datasets: Sequence[str] | None = None) -> pd.DataFrame:

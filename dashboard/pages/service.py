@@ -189,7 +189,9 @@ def render_unrectified(region, end, lang):  # noqa: ANN001, ANN201
         return "", "", []
     f = _filters(region, end, end, lang=lang)
     frame = warehouse_read(lambda s: views.unrectified_source(s, current_viewer(), current_config(), f),
-                           default=pd.DataFrame(columns=[c.field for c in views.UNRECTIFIED_COLUMNS]))
+                           default=pd.DataFrame(columns=[c.field for c in views.UNRECTIFIED_COLUMNS]),
+                           # the day: the running month's list is judged as of today
+                           cache_key=("service.unrectified", f["region"], f["end"], lang, _today()), version=FACTS)
     heading = t("service.unrect.heading", lang, region=common.region_label(f["region"], current_config(), lang),
                 asof=common.asof_day_text(f["end"], _today(), lang))
     table = data_table(table_id=views.UNRECTIFIED_TABLE, frame=frame, lang=lang, filters=f, page_size=20,
