@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -74,10 +76,9 @@ def parse_int(values: pd.Series) -> pd.Series:
     s = clean_text(values).str.replace(",", "", regex=False)
     arr = pa.array(s.array)
     if pc.all(pc.match_substring_regex(arr, _PLAIN_INT)).as_py() is not False:  # plain whole numbers, or none
-        try:  # the common case, without pandas' per-value parsing
+        # The common case, without pandas' per-value parsing; a number beyond int64 is read below instead.
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return pd.Series(pc.cast(arr, pa.int64()), index=s.index, dtype=pd.Int64Dtype())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # beyond int64
-            pass
     number = pd.to_numeric(s, errors="coerce").astype("Float64")
     # 'inf', '1e400' and numbers beyond int64 are unreadable, not a wrapped-around -9223372036854775808
     return number.where(number.abs() < INT64_LIMIT).round().astype("Int64")
