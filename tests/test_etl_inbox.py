@@ -21,6 +21,7 @@ from etl.datasets.base import Context
 from etl.extract.files import FileRejected
 from etl.inbox import run_files_job
 from etl.jobs import RunSummary, run_job
+from etl.parsing import clean_text
 from models.calendar import get_calendar
 from models.config import Config, FilesSource, JobSettings
 from models.db import Warehouse
@@ -457,3 +458,35 @@ def test_config_adds_a_header_alias(warehouse, config, tmp_path) -> None:
 
         rows = conn.execute(text("SELECT rating_id, level, region_code FROM fact_rating")).all()
     assert rows == [("R1", 4, "140702")]
+
+
+def test_rating_keys_fold_like_the_text_methods_they_replace() -> None:
+    """Keys folded once per distinct value equal pandas' own replace and casefold of every value (second method)."""
+    values = pd.Series(["PC端", " pc 端 ", "ＰＣ端", None, "—", "移动 端", "Straße", "APP", "pc端", "满 意", ""],
+                       dtype=object)
+    expected = clean_text(values).astype(object).str.replace(r"\s+", "", regex=True).str.casefold()
+    got = ratings._key(values)
+    assert got.astype(object).where(got.notna(), None).tolist() == expected.where(expected.notna(), None).tolist()
+    assert got.tolist()[:3] == ["pc端", "pc端", "pc端"] and got.isna().tolist()[3:5] == [True, True]
+
+
+def test_small_files_reach_the_loader_a_batch_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The producer hands over groups of about a batch of rows; a refused file counts no rows, a big file goes alone."""
+    from etl import inbox
+
+    monkeypatch.setattr(inbox, "BATCH_ROWS", 3)
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    _csv(folder / "a.csv", [_rating("A1", "140702", "2026-10-08", "满意"),
+                            _rating("A2", "140702", "2026-10-08", "满意")], encoding="utf-8")
+    (folder / "b.csv").write_bytes("导出失败\r\n".encode("gbk"))  # no header: refused, no rows
+    _csv(folder / "c.csv", [_rating("C1", "140702", "2026-10-08", "满意")], encoding="utf-8")
+    _csv(folder / "d.csv", [_rating("D1", "140702", "2026-10-08", "满意")], encoding="utf-8")
+    _csv(folder / "e.csv", [_rating(f"E{i}", "140702", "2026-10-08", "满意") for i in range(3)], encoding="utf-8")
+    monkeypatch.setattr(inbox, "SMALL_FILE_BYTES", (folder / "e.csv").stat().st_size - 1)  # e.csv is "big"
+    job = JobSettings(source="ratings_inbox", dataset="ratings", schedule="0 * * * *")
+    source = FilesSource(kind="files", path=str(folder), pattern="*.csv")
+    groups = list(inbox._read_ahead(sorted(folder.iterdir()), dataset=ratings, job=job, source=source))
+    assert [[r.path.name for r in g] for g in groups] == [["a.csv", "b.csv", "c.csv"], ["d.csv"], ["e.csv"]]
+    assert [len(r.table.frame) if r.table is not None else None for g in groups for r in g] == [2, None, 1, 1, None]
+    assert groups[0][1].error is not None and groups[2][0].checksum is None  # the big file is read by the loader

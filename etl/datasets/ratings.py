@@ -7,6 +7,7 @@ levels differently (5..1 or 10/8/6/3/0) and a number cannot say which scale it i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import pandas as pd
@@ -17,6 +18,7 @@ from etl.datasets.base import (
     finish_rows,
     first_failure,
     line_numbers,
+    per_distinct,
     reject_frame,
     resolve_region,
     take_fields,
@@ -60,11 +62,12 @@ TRUE_TEXT = {"是", "1", "y", "yes", "true", "已核实"}
 COLUMNS = ["rating_id", "case_id", "region_code", "channel", "rated_at", "rated_period", "level", "comment",
            "verified_bad", "rectify_status", "rectified_at", "rectify_working_days"]
 HASHED = COLUMNS
+_SPACES = re.compile(r"\s+")
 
 
 def _key(values: pd.Series) -> pd.Series:
     """Text folded for a lookup: NFKC, no inner spaces, case-folded."""
-    return clean_text(values).str.replace(r"\s+", "", regex=True).str.casefold()
+    return per_distinct(clean_text(values), lambda v: _SPACES.sub("", v).casefold())
 
 
 def _region_text(values: pd.Series, city_zh: str) -> pd.Series:
