@@ -159,12 +159,26 @@ def _factor(code: str, unit: str | None, source: str) -> float:
                        f"{Path(source).name}：{header} 列的单位是 {unit}，应为 {want}")
 
 
-def _town_checks(f: pd.DataFrame, numbers: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _indicators(f: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every indicator column's cleaned text and number, parsed as one stacked column: column by column, the
+    pandas calls cost ~5 ms each on a ten-row sheet, most of a workbook's validation."""
+    columns = list(INDICATORS)
+    stacked = pd.concat([f[c].astype(object) for c in columns], ignore_index=True)
+    text = clean_text(stacked)
+    number = parse_float(text)
+
+    def unstack(values: pd.Series) -> pd.DataFrame:
+        n = len(f)
+        return pd.DataFrame({c: values.iloc[i * n:(i + 1) * n].set_axis(f.index) for i, c in enumerate(columns)})
+
+    return unstack(text), unstack(number)
+
+
+def _town_checks(f: pd.DataFrame, texts: pd.DataFrame, numbers: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Per town row: which to drop silently (exact repeats) and why a row is quarantined."""
     repeat = f.astype("string").fillna("\x00").duplicated(keep="first")
     town = clean_text(f["town"])
     dup_town = town.notna() & town.where(~repeat).duplicated(keep="first") & ~repeat
-    texts = pd.DataFrame({c: clean_text(f[c]) for c in INDICATORS})
     negative = (numbers < 0).fillna(False).any(axis=1)
     unreadable = (texts.notna() & numbers.isna()).any(axis=1)
     reasons = first_failure([("duplicate_town", dup_town), ("negative_count", negative),
@@ -179,8 +193,8 @@ def prepare(raw: pd.DataFrame, *, source: str, ctx: Context, fields: Mapping[str
     lines = line_numbers(raw, lines)
     region, period = county_month(title_lines=title_lines, source=source, ctx=ctx)
     f = take_fields(raw, ALIASES, overrides=fields, required=REQUIRED, where=source)
-    numbers = pd.DataFrame({c: parse_float(f[c]) for c in INDICATORS}, index=f.index)
-    repeat, reasons = _town_checks(f, numbers)
+    texts, numbers = _indicators(f)
+    repeat, reasons = _town_checks(f, texts, numbers)
     rejects = reject_frame(raw, reasons, source=source, lines=lines)
     usable = ~repeat & (reasons != "duplicate_town").fillna(True)
     valid = numbers.where((numbers >= 0).fillna(False) & usable.to_numpy()[:, None])
