@@ -156,8 +156,12 @@ def _pairs_of(frame: pd.DataFrame, period_columns: Sequence[str]) -> set[Pair]:
 def _span_pairs(conn: Connection, table: str, frame: pd.DataFrame, spans: Sequence[tuple[str, str]]) -> set[Pair]:
     """(region, month) pairs in which each row counts, from its `from` month to before its `until` month."""
     out: set[Pair] = set()
+    if frame.empty:
+        return out
     for start, until in spans:
-        rows = frame.loc[frame[start].notna(), ["region_code", start, until]].drop_duplicates()
+        rows = frame.loc[frame[start].notna(), ["region_code", start, until]]
+        # Only rows whose span is not empty count anywhere (a case completed by its due month is never overdue).
+        rows = rows.loc[rows[until].isna() | (rows[until] > rows[start]).fillna(False)].drop_duplicates()
         if rows.empty:
             continue
         known = [conn.scalar(text(f"SELECT MAX({until}) FROM {table}")), rows[until].dropna().max()]

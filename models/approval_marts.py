@@ -43,24 +43,36 @@ DAYS_KEY = ["region_code", "period", "dept_code", "channel", "working_days"]
 MARTS = (MartApprovalItemMonthly, MartApprovalDaysMonthly)
 
 
-def refresh_approval_marts(*, conn: Connection, pairs: Iterable[Pair]) -> None:
-    """Recount the county-months a load touched: per month, one indexed pass over its cases feeds both marts."""
+def read_approval_counts(*, conn: Connection, pairs: Iterable[Pair]) -> dict[str, pd.DataFrame]:
+    """The touched county-months' cases at the marts' grain, per month: one indexed pass over each month's cases.
+
+    Only reads, so a big refresh runs it on a connection of its own beside the KPI sums (two cores, two scans).
+    """
+    by_period: dict[str, list[str]] = {}
+    for region, period in sorted(set(pairs)):
+        by_period.setdefault(period, []).append(region)
+    stmt = text(FINE_SQL).bindparams(bindparam("regions", expanding=True))
+    out = {}
+    for period, regions in by_period.items():
+        fine = rows_frame(conn.execute(stmt, {"period": period, "regions": regions}), FINE_COLUMNS)
+        if not fine.empty:
+            out[period] = fine.astype({c: float for c in FINE_COLUMNS[5:]})  # NULL as NaN: sums and maxima skip it
+    return out
+
+
+def refresh_approval_marts(*, conn: Connection, pairs: Iterable[Pair],
+                           counts: dict[str, pd.DataFrame] | None = None) -> None:
+    """Recount the county-months a load touched, from `counts` when they were read already."""
     pairs = sorted(set(pairs))
     if not pairs:
         return
+    if counts is None:
+        counts = read_approval_counts(conn=conn, pairs=pairs)
     for mart in MARTS:
         key = tuple_(mart.region_code, mart.period)
         for i in range(0, len(pairs), 500):
             conn.execute(delete(mart).where(key.in_(pairs[i:i + 500])))
-    by_period: dict[str, list[str]] = {}
-    for region, period in pairs:
-        by_period.setdefault(period, []).append(region)
-    stmt = text(FINE_SQL).bindparams(bindparam("regions", expanding=True))
-    for period, regions in by_period.items():
-        fine = rows_frame(conn.execute(stmt, {"period": period, "regions": regions}), FINE_COLUMNS)
-        if fine.empty:
-            continue
-        fine = fine.astype({c: float for c in FINE_COLUMNS[5:]})  # NULL as NaN, so sums and maxima skip it
+    for fine in counts.values():
         conn.execute(insert(MartApprovalItemMonthly), _records(_items(fine)))
         conn.execute(insert(MartApprovalDaysMonthly), _records(_days(fine)))
 

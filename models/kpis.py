@@ -9,11 +9,13 @@ county values. Only the small mart table is read into pandas, for year-to-date a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,7 +23,7 @@ import pandas as pd
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
-from models.approval_marts import clear_approval_marts, refresh_approval_marts
+from models.approval_marts import clear_approval_marts, read_approval_counts, refresh_approval_marts
 from models.calendar import get_calendar
 from models.computations import COMPUTATIONS, Computation, Measure, computation_for, runtime_params
 from models.config import Config, KpiDefinition
@@ -36,6 +38,7 @@ from models.scope import Viewer
 __all__ = ["COMPUTATIONS", "Computation", "computation_for", "rebuild_kpi_marts", "refresh_kpi_marts"]
 
 
+T = TypeVar("T")
 Pair = tuple[str, str]  # (region_code, period)
 MeasureSums = dict[Measure, dict[Pair, float]]
 _BIND = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -229,12 +232,15 @@ def _runtime(config: Config, kpis: Sequence[KpiDefinition], today: dt.date | Non
 
 def refresh_kpi_marts(
     *, conn: Connection, config: Config, pairs: Iterable[Pair], tables: Iterable[str] | None = None,
-    today: dt.date | None = None, rank: bool = True,
+    today: dt.date | None = None, rank: bool = True, parallel: bool = False,
 ) -> int:
-    """Recompute `mart_kpi_monthly` for exactly the touched (region, month) pairs and the city, then their ranking."""
+    """Recompute `mart_kpi_monthly` for exactly the touched (region, month) pairs and the city, then their ranking.
+
+    `parallel` reads the facts on extra connections at once: for a big refresh of facts already committed.
+    """
     pairs = {p for p in pairs if p[1] and p[0] != config.city.code}
     return _refresh(conn=conn, config=config, pairs_by_table={t: pairs for t in (tables or FACT_MONTHS)},
-                    today=today, rank=rank)
+                    today=today, rank=rank, parallel=parallel)
 
 
 def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, set[Pair]], today: dt.date | None,
@@ -249,8 +255,13 @@ def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, s
     params = _runtime(config, kpis, today)
     histograms = {_histogram_key(c): _Histogram(c.median_column, c.median_where)
                   for c in comps.values() if c.family == "median"}
-    sums, hists = _measure_sums(conn, (m for c in comps.values() if c.family != "median" for m in c.measures),
-                                periods, params, histograms, parallel=parallel)
+    approval_pairs = pairs_by_table.get("fact_approval_case", set())
+    with ThreadPoolExecutor(max_workers=1) as side:
+        counts = side.submit(_read_on_own_connection, conn, read_approval_counts, pairs=approval_pairs) \
+            if parallel and approval_pairs else None
+        sums, hists = _measure_sums(conn, (m for c in comps.values() if c.family != "median" for m in c.measures),
+                                    periods, params, histograms, parallel=parallel)
+        approval_counts = counts.result() if counts is not None else None
     _city_sums(sums, config.city.code, periods)
     for counts in hists.values():
         _pool_histograms(counts, config.city.code, periods)
@@ -264,12 +275,18 @@ def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, s
                  for pair in targets + city_rows]
     _replace_rows(conn, rows)
     refresh_rating_levels(conn=conn, pairs=pairs_by_table.get("fact_rating", set()))
-    refresh_approval_marts(conn=conn, pairs=pairs_by_table.get("fact_approval_case", set()))
+    refresh_approval_marts(conn=conn, pairs=approval_pairs, counts=approval_counts)
     refresh_derived_values(conn=conn, config=config, kpi_codes=[k.code for k in kpis],
                            region_codes=sorted({r for r, _ in all_pairs} | {config.city.code}), since=periods[0])
     if rank:
         refresh_county_ranking(conn=conn, config=config, periods=periods)
     return len(rows)
+
+
+def _read_on_own_connection(conn: Connection, read: Callable[..., T], **kwargs: object) -> T:
+    """A read of committed facts on another connection of the same engine, so it can run beside `conn`'s."""
+    with conn.engine.connect() as reader:
+        return read(conn=reader, **kwargs)
 
 
 def _histogram_key(comp: Computation) -> GroupKey:
@@ -449,7 +466,13 @@ def span_months(first: str, until: str | None, latest: str) -> list[str]:
     that adds or changes one makes all those months stale, and a rebuild must compute them.
     """
     last = previous_period(until) if until else latest
-    return [str(m) for m in pd.period_range(first, last, freq="M")] if first <= last else []
+    return list(_month_range(first, last)) if first <= last else []
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_range(first: str, last: str) -> tuple[str, ...]:
+    """Cached: a load asks for the same few spans thousands of times, and a pandas period range costs ~0.1 ms."""
+    return tuple(str(m) for m in pd.period_range(first, last, freq="M"))
 
 
 def open_overdue_pairs(conn: Connection) -> set[Pair]:

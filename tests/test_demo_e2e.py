@@ -153,6 +153,25 @@ def test_full_rebuild_equals_the_incremental_marts(demo) -> None:
         pd.testing.assert_frame_equal(_frame(wh, sql), before)
 
 
+def test_a_parallel_refresh_writes_what_a_serial_one_writes(demo) -> None:
+    """A big refresh reads the facts on extra connections at once; its marts equal the one-connection refresh's."""
+    from models.kpis import refresh_kpi_marts
+
+    cfg, _result, wh = demo
+    queries = [FACT_QUERIES["mart_kpi_monthly"], ITEM_MART_SQL, DAYS_MART_SQL]
+    before = [_frame(wh, sql) for sql in queries]
+    pairs = {tuple(r) for r in _frame(wh, "SELECT DISTINCT region_code, completed_period FROM fact_approval_case "
+                                          "WHERE completed_period IS NOT NULL").itertuples(index=False)}
+    assert len(pairs) > 20
+    for parallel in (True, False):
+        with wh.engine.begin() as conn:
+            conn.execute(text("DELETE FROM mart_approval_item_monthly"))  # what the refresh must write back
+            conn.execute(text("UPDATE mart_kpi_monthly SET value = -1 WHERE kpi_code = 'on_time_rate'"))
+            refresh_kpi_marts(conn=conn, config=cfg, pairs=pairs, tables=["fact_approval_case"], parallel=parallel)
+        for sql, expected in zip(queries, before, strict=True):
+            pd.testing.assert_frame_equal(_frame(wh, sql), expected)
+
+
 def test_rating_level_mart_equals_a_count_of_the_ratings(demo) -> None:
     """The level mart kept up to date by the loads holds, per county-month and level, the ratings the facts hold."""
     _cfg, _result, wh = demo
