@@ -13,6 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 65_536  # page cache per connection: index maintenance on big loads thrashes the 2 MB default
+# Checkpoint the WAL into the database every 64 MB of pages instead of SQLite's 4 MB: a 10,000-row page of a big
+# load dirties more than 4 MB across a fact table's indexes, so every commit ran a checkpoint (and its fsync);
+# 1.44M approval cases went in 10-20% faster. After a checkpoint the WAL file is cut back to the same 64 MB.
+SQLITE_WAL_CHECKPOINT_PAGES = 16_384
+SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
@@ -23,6 +28,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
+    cur.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
     cur.close()
 
 
