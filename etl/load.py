@@ -18,8 +18,6 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, delete, insert, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -202,36 +200,12 @@ def _upsert_by_key(*, conn: Connection, table: str, frame: pd.DataFrame, key: st
     return result
 
 
-def _csv_bytes(frame: pd.DataFrame, columns: Sequence[str]) -> bytes | None:
-    """The rows as CSV written by Arrow in C, for `COPY .. (FORMAT csv)`; None if a column is not plain text or
-    numbers. A NULL is an empty field and an empty string a quoted one, as PostgreSQL's CSV format reads them."""
-    try:
-        table = pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        return None
-    if not all(_csv_safe(kind) for kind in table.schema.types):
-        return None
-    out = pa.BufferOutputStream()
-    pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False))
-    return out.getvalue().to_pybytes()
-
-
-def _csv_safe(kind: pa.DataType) -> bool:
-    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
-            or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind))
-
-
 def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    """COPY the rows in: as one CSV block written by Arrow when it can (psycopg formatting 1.44M rows one by one
-    took 18 s of a 73 s load), else row by row."""
-    data = _csv_bytes(frame, columns)
-    cols = ", ".join(columns)
+    """COPY the rows in, row by row: psycopg streams each as it is formatted, so the server works meanwhile. One CSV
+    block written by Arrow took less client CPU but left the server idle until it arrived: 72-73 s against 68-70 s
+    for 1.44M approval cases."""
     with conn.connection.driver_connection.cursor() as cur:
-        if data is not None:
-            with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                copy.write(data)
-            return
-        with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in _python_rows(frame, columns):
                 copy.write_row(row)
 
