@@ -161,12 +161,13 @@ def _span_pairs(conn: Connection, table: str, frame: pd.DataFrame, spans: Sequen
         return out
     for start, until in spans:
         rows = frame.loc[frame[start].notna(), ["region_code", start, until]]
-        # Only rows whose span is not empty count anywhere (a case completed by its due month is never overdue).
-        rows = rows.loc[rows[until].isna() | (rows[until] > rows[start]).fillna(False)].drop_duplicates()
         if rows.empty:
             continue
+        # The latest month loaded, from every row (a case completed on time still says how far the data goes).
         known = [conn.scalar(text(f"SELECT MAX({until}) FROM {table}")), rows[until].dropna().max()]
         latest = max([str(v) for v in known if isinstance(v, str)] or [str(rows[start].max())])
+        # Then only rows whose span is not empty count anywhere (a case completed by its due month is never overdue).
+        rows = rows.loc[rows[until].isna() | (rows[until] > rows[start]).fillna(False)].drop_duplicates()
         for region, first, end in rows.itertuples(index=False):
             out |= {(str(region), m) for m in span_months(str(first), None if pd.isna(end) else str(end), latest)}
     return out

@@ -257,11 +257,11 @@ def _refresh(*, conn: Connection, config: Config, pairs_by_table: Mapping[str, s
                   for c in comps.values() if c.family == "median"}
     approval_pairs = pairs_by_table.get("fact_approval_case", set())
     with ThreadPoolExecutor(max_workers=1) as side:
-        counts = side.submit(_read_on_own_connection, conn, read_approval_counts, pairs=approval_pairs) \
+        reading = side.submit(_read_on_own_connection, conn, read_approval_counts, pairs=approval_pairs) \
             if parallel and approval_pairs else None
         sums, hists = _measure_sums(conn, (m for c in comps.values() if c.family != "median" for m in c.measures),
                                     periods, params, histograms, parallel=parallel)
-        approval_counts = counts.result() if counts is not None else None
+        approval_counts = reading.result() if reading is not None else None
     _city_sums(sums, config.city.code, periods)
     for counts in hists.values():
         _pool_histograms(counts, config.city.code, periods)

@@ -66,3 +66,22 @@ def test_current_rows_reads_the_batch_keys_from_json(engine: Engine) -> None:
         got = load._current_rows(conn, "t", "k", keys, ["n"])
     assert sorted(map(tuple, got.itertuples(index=False))) == [
         ('k1 "引号"', 'hk1', 10**12 - 7), ("k2", "hk2", 2 * 10**12 - 7), ("k9", "hk9", 9 * 10**12 - 7)]
+
+
+def test_overdue_spans_end_at_the_latest_month_any_row_shows(tmp_path) -> None:  # noqa: ANN001 - pytest's path
+    """An open case due next month is overdue in no month yet: the latest month loaded is the one the batch's
+    completed cases show, even when they were completed on time (by hand: only the late and open ones count)."""
+    eng = create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with eng.begin() as conn:
+        conn.execute(text("CREATE TABLE f (k TEXT, due_period TEXT, completed_period TEXT)"))
+        frame = pd.DataFrame({
+            "region_code": ["A", "A", "B", "B"],
+            "due_period": ["2026-11", "2026-12", "2026-09", "2026-10"],
+            "completed_period": ["2026-11", None, "2026-10", None],  # on time; open, not due; late; open, overdue
+        }, dtype="string[pyarrow]")
+        got = load._span_pairs(conn, "f", frame, [("due_period", "completed_period")])
+        # Beside only the case completed on time in 2026-11, the open case due 2026-12 counts nowhere: the data
+        # reaches 2026-11, and no month after it is stale.
+        alone = load._span_pairs(conn, "f", frame.iloc[[0, 1]], [("due_period", "completed_period")])
+    assert got == {("B", "2026-09"), ("B", "2026-10"), ("B", "2026-11")}
+    assert alone == set()
