@@ -232,7 +232,7 @@ _register_runners()
 
 
 # From this many stale (county, month) pairs of one table (a few months of every county), the refresh reads the
-# facts on two more connections at once: a year's approvals refreshed in 9 s instead of 17 on two cores.
+# facts on two more connections at once: a year's approvals refreshed in 13-15 s instead of 17-21 on two cores.
 PARALLEL_REFRESH_PAIRS = 48
 
 
