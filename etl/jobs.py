@@ -25,13 +25,23 @@ from sqlalchemy.exc import DBAPIError
 from etl.datasets import approvals, county_figures, hotline, ratings, service_items
 from etl.datasets.base import Context, FieldMappingError, Prepared, source_field
 from etl.extract.http_api import HttpApiExtractor, SourceError
-from etl.load import clear_dirty, dirty_pairs, now_local, quarantine, read_cursor, save_cursor, upsert_frame
+from etl.load import (
+    check_references,
+    clear_dirty,
+    dirty_pairs,
+    now_local,
+    quarantine,
+    read_cursor,
+    save_cursor,
+    upsert_frame,
+)
 from etl.pipeline import prefetch
 from models.calendar import get_calendar
 from models.calendar_sync import sync_calendar
 from models.config import Config, HttpApiSource, JobSettings
 from models.db import Warehouse
 from models.dims import DimServiceItem
+from models.facts import FACT_REFERENCES
 from models.kpis import refresh_kpi_marts
 from models.ops import EtlRun, bump_data_version
 from models.regions import alias_map, sync_regions
@@ -141,6 +151,7 @@ def load_batch(conn: Connection, dataset: ModuleType, prepared: Prepared, summar
         changed = upsert_frame(conn=conn, table="dim_department", frame=depts, key=["dept_code"],
                                columns=list(depts.columns))
         summary.dims_changed += changed.inserted + changed.updated
+    check_references(conn=conn, frame=prepared.rows, references=FACT_REFERENCES)
     cols = [*dataset.COLUMNS, "row_hash", "etl_run_id", "source", "source_line"]
     result = upsert_frame(conn=conn, table=dataset.TABLE, frame=prepared.rows, key=dataset.KEY, columns=cols,
                           period_columns=dataset.PERIOD_COLUMNS,

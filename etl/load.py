@@ -1,18 +1,21 @@
 """The loader: the only code that writes facts and dimensions.
 
 A batch keyed by one column (every fact table) is compared with what the warehouse holds by one indexed read of
-its keys' current row hashes and months; only new and changed rows are written: on SQLite by one raw `executemany`
-of an upsert, on PostgreSQL by COPY straight into the table when every row is new, else COPY into a temporary table
-merged with `INSERT .. SELECT .. ON CONFLICT (key) DO UPDATE`. Batches with a composite key (small dimension-like
-tables) are staged and merged in SQL. Either way an unchanged row is never rewritten, and loading the same data
-twice changes nothing. The (region, month) pairs whose facts changed, before and after the change, are recorded in
-`etl_dirty_period` in the same transaction, for the mart refresh.
+its keys' current row hashes and months, and only new and changed rows are written. When all of them are new they
+go straight into the table: on SQLite by one raw `executemany`, on PostgreSQL by COPY. Otherwise they are staged in
+a temporary table the same way and merged with `INSERT .. SELECT .. ON CONFLICT (key) DO UPDATE`. Batches with a
+composite key (small dimension-like tables) are staged and merged in SQL. Either way an unchanged row is never
+rewritten, and loading the same data twice changes nothing. The (region, month) pairs whose facts changed, before
+and after the change, are recorded in `etl_dirty_period` in the same transaction, for the mart refresh.
+
+Fact tables have no foreign keys (see `models.facts`): `check_references` refuses a batch whose region codes or run
+id point at nothing, by one query per reference.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -24,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from etl.reasons import reason_text
 from models.kpis import span_months
 from models.ops import EtlCursor, EtlDirtyPeriod, EtlRejectedRow
+from models.schema import Base
 
 Pair = tuple[str, str]
 
@@ -37,19 +41,41 @@ class UpsertResult:
     touched: set[Pair] = field(default_factory=set)
 
 
+class DanglingReference(Exception):
+    """A batch's code points at no row of the table it refers to: validation let it through, so it is a bug."""
+
+
+def check_references(*, conn: Connection, frame: pd.DataFrame, references: Mapping[str, tuple[str, str]]) -> None:
+    """Refuse a batch whose codes point at nothing: the integrity check of tables written without foreign keys."""
+    for column, (parent, key) in references.items():
+        if frame.empty or column not in frame.columns:
+            continue
+        wanted = set(frame[column].dropna().unique().tolist())
+        target = Base.metadata.tables[parent].c[key]
+        missing = wanted - set(conn.scalars(select(target).where(target.in_(wanted))))
+        if missing:
+            shown = ", ".join(sorted(map(str, missing))[:5])
+            raise DanglingReference(f"{column}: {len(missing)} value(s) not in {parent}.{key}: {shown}")
+
+
 def _python_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple]:
     """Rows as tuples of plain Python values (None for missing), which every DB-API driver binds."""
     arrays = [frame[c].to_numpy(dtype=object, na_value=None) for c in columns]
     return zip(*arrays, strict=True)
 
 
+def _insert_sqlite(conn: Connection, table: str, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """One raw `executemany` of plain inserts: the fastest way into SQLite from Python."""
+    marks = ", ".join("?" for _ in columns)
+    conn.connection.driver_connection.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", _python_rows(frame, columns))
+
+
 def _stage_sqlite(conn: Connection, table: str, stage: str, frame: pd.DataFrame, columns: Sequence[str]) -> None:
     raw = conn.connection.driver_connection
-    cols = ", ".join(columns)
-    raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM main.{table} WHERE 0")
+    raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {', '.join(columns)} FROM main.{table} WHERE 0")
     raw.execute(f"DELETE FROM {stage}")
-    marks = ", ".join("?" for _ in columns)
-    raw.executemany(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", _python_rows(frame, columns))
+    _insert_sqlite(conn, stage, frame, columns)
 
 
 def _stage_postgres(conn: Connection, table: str, stage: str, frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -190,8 +216,11 @@ def _upsert_by_key(*, conn: Connection, table: str, frame: pd.DataFrame, key: st
     if months:
         result.touched = _pairs_of(todo, period_columns) | _pairs_of(before, period_columns)
         result.touched |= _span_pairs(conn, table, todo, period_spans) | _span_pairs(conn, table, before, period_spans)
-    if conn.dialect.name == "postgresql" and not result.updated:
-        _copy_postgres(conn, table, todo, columns)  # every row is new: nothing to merge
+    if not result.updated:  # every row is new: nothing to merge, so straight into the table
+        if conn.dialect.name == "postgresql":
+            _copy_postgres(conn, table, todo, columns)
+        else:  # 1.44M approval cases: 31 s written this way, 36 s staged and merged (the staging doubled the binding)
+            _insert_sqlite(conn, table, todo, columns)
     else:  # staging then one INSERT .. SELECT beats an executemany of upserts on SQLite, whose indexes dominate
         stage = _stage(conn, table, todo, columns)
         _merge(conn, table, stage, [key], columns)

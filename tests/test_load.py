@@ -1,8 +1,9 @@
-"""The loader's PostgreSQL paths on the real server: what goes in by COPY comes back exactly, and the changed-rows
-read finds a batch's keys."""
+"""The loader: what goes in by COPY comes back exactly, the changed-rows read finds a batch's keys, overdue spans
+end where the data does, and a batch pointing at no region or run is refused whole."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pandas as pd
@@ -11,6 +12,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from etl import load
+from etl.datasets import ratings
+from etl.datasets.base import Prepared
+from etl.jobs import RunSummary, load_batch
+from models.db import Warehouse
+from models.ops import EtlRun
 from tests.conftest import create_pg_database, drop_pg_database
 
 # Text a source may hold: CSV's own quote, separator and line break, an empty string (not NULL), backslashes
@@ -85,3 +91,38 @@ def test_overdue_spans_end_at_the_latest_month_any_row_shows(tmp_path) -> None: 
         alone = load._span_pairs(conn, "f", frame.iloc[[0, 1]], [("due_period", "completed_period")])
     assert got == {("B", "2026-09"), ("B", "2026-10"), ("B", "2026-11")}
     assert alone == set()
+
+
+def _ratings(run_id: int, regions: list[str]) -> pd.DataFrame:
+    n = len(regions)
+    return pd.DataFrame({
+        "rating_id": [f"r{i}" for i in range(n)], "case_id": None, "region_code": regions, "channel": "pc",
+        "rated_at": "2026-10-08 09:12:00", "rated_period": "2026-10", "level": 5, "comment": None, "verified_bad": 0,
+        "rectify_status": None, "rectified_at": None, "rectify_working_days": None,
+        "row_hash": [f"h{i}" for i in range(n)], "etl_run_id": run_id, "source": "hcp.csv",
+        "source_line": range(2, n + 2)})
+
+
+def test_a_batch_pointing_at_no_region_or_run_is_refused_whole(warehouse: Warehouse) -> None:
+    """Fact tables have no foreign keys: the loader's own check refuses a batch whose region or run points at nothing,
+    inside the batch's transaction, so none of its rows is written; a batch of good codes loads."""
+    with warehouse.engine.begin() as conn:
+        run_id = conn.execute(EtlRun.__table__.insert().values(
+            job="ratings", trigger="test", started_at=dt.datetime(2026, 10, 9), status="running", rows_read=0,
+            rows_inserted=0, rows_updated=0, rows_rejected=0)).inserted_primary_key[0]
+    summary = RunSummary(run_id=run_id, job="ratings", status="running")
+    bad = [(_ratings(run_id, ["140702", "149999", "140702", "X1"]),
+            r"region_code: 2 value\(s\) not in dim_region.code: 149999, X1"),
+           (_ratings(run_id + 1000, ["140702"]), rf"etl_run_id: 1 value\(s\) not in etl_run.id: {run_id + 1000}$")]
+    for frame, message in bad:
+        with pytest.raises(load.DanglingReference, match=message), warehouse.engine.begin() as conn:
+            load_batch(conn, ratings, Prepared(rows=frame, rejects=pd.DataFrame()), summary)
+        with warehouse.engine.connect() as conn:
+            assert conn.scalar(text("SELECT COUNT(*) FROM fact_rating")) == 0
+    with warehouse.engine.begin() as conn:
+        load_batch(conn, ratings, Prepared(rows=_ratings(run_id, ["140702", "140781"]), rejects=pd.DataFrame()),
+                   summary)
+    with warehouse.engine.connect() as conn:
+        got = [tuple(r) for r in conn.execute(text("SELECT rating_id, region_code FROM fact_rating ORDER BY 1"))]
+    assert got == [("r0", "140702"), ("r1", "140781")]
+    assert summary.rows_inserted == 2
