@@ -45,6 +45,23 @@ def test_child_peak_rss_is_its_own_not_the_parents() -> None:
     assert busy["peak_rss_mb"] >= idle["peak_rss_mb"] + 250, (idle, busy)
 
 
+def _fork_and_hold(megabytes: int) -> dict:
+    """Touch `megabytes` in a forked grandchild (as the ETL's producer is forked from the job), and wait for it."""
+    pid = os.fork()
+    if pid == 0:
+        _touched(megabytes)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return {}
+
+
+def test_the_forked_producers_peak_is_reported_beside_the_jobs() -> None:
+    forked = in_child(_fork_and_hold, megabytes=300)
+    assert forked["peak_rss_mb"] < 250 <= forked["children_peak_rss_mb"] - 50, forked
+    alone = in_child(_hold, megabytes=1)
+    assert alone["children_peak_rss_mb"] == 0, alone
+
+
 def _printed_row(stdout: str, label: str) -> list[str]:
     line = next(line for line in stdout.splitlines() if line.startswith(label))
     return re.split(r"\s{2,}", line.strip())
@@ -88,6 +105,8 @@ def test_etl_rows_match_the_warehouse_and_ratios_are_quotients(bench_run: tuple[
                 if job["rows"]:
                     assert math.isclose(job[f"ratio_{kind}"], job["rows_per_s"] / job[kind]["rows_per_s"])
             assert 0 < job["rss_before_mb"] <= job["peak_rss_mb"] < 8192
+            if job["job"] in ("approvals", "hotline", "ratings"):  # a producer process was forked and reaped
+                assert 0 < job["children_peak_rss_mb"] < 8192, job
         assert db.execute("SELECT COUNT(*) FROM etl_run WHERE trigger <> 'bench'").fetchone()[0] == 0
     for name in ("catalogue", "approvals", "hotline", "ratings"):
         assert next(j for j in etl["jobs"] if j["job"] == name)["rows"] > 0, name
@@ -98,7 +117,7 @@ def test_etl_rows_match_the_warehouse_and_ratios_are_quotients(bench_run: tuple[
     assert math.isclose(total["ratio_indexed"], total["rows_per_s"] / total["indexed"]["rows_per_s"])
     # the printed ratio is the quotient of the printed rates (rounded as printed)
     row = _printed_row(stdout, "all jobs")
-    rate, limit, naive, ratio_limit, ratio_naive = (_number(c) for c in row[4:5] + row[6:10])
+    rate, limit, naive, ratio_limit, ratio_naive = (_number(c) for c in row[4:5] + row[7:11])
     assert _number(row[1]) == total["rows"]
     assert math.isclose(ratio_limit, rate / limit, rel_tol=0.05)
     assert math.isclose(ratio_naive, rate / naive, rel_tol=0.05)

@@ -199,7 +199,8 @@ def _total(jobs: list[dict[str, Any]], compare: bool) -> dict[str, Any]:
     seconds = sum(j["seconds"] for j in jobs)
     total: dict[str, Any] = {"rows": rows, "seconds": seconds, "rows_per_s": _rate(rows, seconds),
                              "rows_read": sum(j["rows_read"] for j in jobs),
-                             "peak_rss_mb": max((j["peak_rss_mb"] for j in jobs), default=0.0)}
+                             "peak_rss_mb": max((j["peak_rss_mb"] for j in jobs), default=0.0),
+                             "children_peak_rss_mb": max((j["children_peak_rss_mb"] for j in jobs), default=0.0)}
     if compare and jobs:
         for kind in KINDS:
             k_rows = sum(j[kind]["rows"] for j in jobs)

@@ -73,13 +73,13 @@ def grid(head: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1, l
 
 def _etl(etl: dict[str, Any]) -> list[str]:
     compared = "limit" in etl["total"]
-    head = ["job", "table", "rows", "read", "seconds", "rows/s", "peak RSS MB"]
+    head = ["job", "table", "rows", "read", "seconds", "rows/s", "peak RSS MB", "+producer MB"]
     if compared:
         head += ["limit rows/s", "to_sql rows/s", "ETL/limit", "ETL/to_sql", "limit+idx rows/s", "ETL/limit+idx"]
     rows = []
     for entry in [*etl["jobs"], {"job": "all jobs", "table": "", **etl["total"]}]:
         row = [entry["job"], entry["table"], _n(entry["rows"]), _n(entry["rows_read"]), _s(entry["seconds"]),
-               _n(entry["rows_per_s"]), _mb(entry["peak_rss_mb"])]
+               _n(entry["rows_per_s"]), _mb(entry["peak_rss_mb"]), _mb(entry.get("children_peak_rss_mb"))]
         if compared:
             row += [_n(entry["limit"]["rows_per_s"]), _n(entry["naive"]["rows_per_s"]), _x(entry["ratio_limit"]),
                     _x(entry["ratio_naive"]), _n(entry["indexed"]["rows_per_s"]), _x(entry["ratio_indexed"])]
@@ -95,7 +95,10 @@ def _etl(etl: dict[str, Any]) -> list[str]:
                    "the rows (at most the first 1,000,000 of each table) are read back from the loaded table first, "
                    "untimed.")
     out.append("rows: rows in the table after the load; read: source rows read (rejected and duplicate rows "
-               "included); peak RSS: the loading process's own VmHWM (the approval API runs in another process).")
+               "included); peak RSS: the loading process's own VmHWM (the approval API runs in another process); "
+               "+producer: the largest peak among the job's child processes (the ETL producer, forked from the job, "
+               "counting the pages it shares with it too; workbook readers), so the two columns' sum bounds the job "
+               "from above.")
     failed = [f"{j['job']}: {j['error']}" for j in etl["jobs"] if j["status"] != "success"]
     out += [f"FAILED {f}" for f in failed]
     return out
