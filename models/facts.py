@@ -4,7 +4,7 @@ Every fact row carries its provenance (`etl_run_id`, `source`, `source_line`) an
 business columns, so an unchanged re-delivery updates nothing.
 
 Fact tables have no foreign keys (`FACT_REFERENCES` says what their codes point at): PostgreSQL checks a foreign key
-with a trigger per inserted row, which halved the COPY of a year of approval cases (32-35k rows/s against 57-64k).
+with a trigger per inserted row, which halved the COPY of a million approval cases (32-35k rows/s against 57-64k).
 The loader, the only writer of facts, checks each batch's distinct values in one query instead
 (`etl.load.check_references`), and regions and runs are never deleted.
 """
