@@ -406,6 +406,69 @@ def test_mutated_exports_load_quarantine_or_are_refused(doc: Doc, ops: list, enc
         assert_accounted(*got, key="rating_id")
 
 
+ARROW_LIMIT = files.ARROW_CSV_MAX_BYTES  # the monkeypatch fixture outlives each hypothesis example: restore this
+
+
+def _read_both_ways(path: Path, encoding: str | None, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The file read with Arrow's CSV reader allowed, then by pandas alone: each a table's content or a refusal."""
+    out: list[object] = []
+    for limit in (ARROW_LIMIT, -1):
+        monkeypatch.setattr(files, "ARROW_CSV_MAX_BYTES", limit)
+        try:
+            t = guarded(lambda: read_table(path, aliases=ratings.ALIASES, required=ratings.REQUIRED,
+                                           encoding=encoding))
+        except FileRejected as exc:
+            out.append(("refused", exc.reason_en))
+            continue
+        out.append((t.frame.astype(object).to_dict("records"), t.lines.tolist(), t.total_lines, t.dropped_rows,
+                    t.encoding, t.header_row, t.title_lines, t.units))
+    return out
+
+
+@fuzz(150)
+@given(doc=rating_export(), ops=st.lists(MUTATION, max_size=3),
+       encoding=st.sampled_from([None, None, None, "gbk", "utf-8", "latin-1", "utf-16"]))
+def test_arrow_and_pandas_csv_readers_agree(doc: Doc, ops: list, encoding: str | None, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast Arrow reader is checked against pandas' reader, the second method, on good and mutated files."""
+    path = _fresh(tmp_path, "csv") / "hcp_20261010.csv"
+    path.write_bytes(mutate(doc.data, ops))
+    with_arrow, pandas_only = _read_both_ways(path, encoding, monkeypatch)
+    assert with_arrow == pandas_only
+
+
+@pytest.mark.parametrize(("body", "arrow"), [
+    ("HCP1,C1,140702,企业开办,PC端,2026-10-08 09:12,满意,\"两行\r\n评价\",,—,\r\n合计,,,,,,,,,,\r\n", True),
+    ("HCP1,C1,140702,企业开办,PC端,2026-10-08 09:12,满意,好,,—,,\r\n", True),  # a trailing empty field
+    ("HCP1,C1,140702,企业开办,PC端,2026-10-08 09:12,满意\r\n", False),  # a short row: pandas pads it
+    ("HCP1,C1,140702,企业开办,PC端,2026-10-08 09:12,满意,好,,—,\r\n\r\n", True),  # an empty line, dropped
+    ("HCP1,C1,140702,企业开办,PC端,2026-10-08 09:12,满意,好,,—,\r\nHCP2,C1,140702,企业开办,PC端,"
+     "2026-10-08 09:12,满意,好,,—,,x\r\n", False),  # a row too wide: pandas refuses the file, naming line 3
+])
+def test_plain_exports_take_the_arrow_reader_and_odd_ones_pandas(body: str, arrow: bool, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "hcp_20261011.csv"
+    path.write_bytes((",".join(RATING_HEADER) + "\r\n" + body).encode("gbk"))
+    with_arrow, pandas_only = _read_both_ways(path, None, monkeypatch)
+    assert with_arrow == pandas_only
+    monkeypatch.setattr(files, "ARROW_CSV_MAX_BYTES", ARROW_LIMIT)
+    parsed: list[bool] = []
+    arrow_csv = files._arrow_csv
+
+    def spy(*args: object, **kwargs: object) -> object:
+        table = arrow_csv(*args, **kwargs)
+        parsed.append(table is not None)
+        return table
+
+    monkeypatch.setattr(files, "_arrow_csv", spy)
+    if "x" in body:
+        assert with_arrow == ("refused", "hcp_20261011.csv: line 3 has more fields than the header (11)")
+        return
+    read_table(path, aliases=ratings.ALIASES, required=ratings.REQUIRED)
+    assert parsed == [arrow]
+    assert with_arrow[0][0]["rating_id"] == "HCP1"  # type: ignore[index]
+
+
 SMALL_EXPORT = ("晋中市政务服务“好差评”数据导出（2026年10月08日）\r\n" + ",".join(RATING_HEADER) + "\r\n"
                 'HCP1,C1,140702,企业开办,PC端,2026-10-08 09:12,非常满意,"第一行\r\n第二行",,—,\r\n'
                 "\r\n"

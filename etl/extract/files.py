@@ -24,9 +24,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 HEADER_SCAN_ROWS = 20
 CHUNK_ROWS = 100_000
+# A CSV up to this size is parsed whole by Arrow's reader into Arrow text columns, three times faster than pandas'
+# parser and without a Python string per cell (a year of 好差评 files: 2.4 µs a row against 8-12). A bigger file, or
+# one with a row of another width than the header, goes through pandas block by block, as it always did.
+ARROW_CSV_MAX_BYTES = 64 << 20
 EXTRA_FIELDS = 16  # CSV rows may carry this many fields beyond the header before the parser gives up
 CSV_FIELD_LIMIT = (1 << 31) - 1  # the csv module refuses fields over 128 KiB by default; pandas has no limit
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
@@ -290,12 +297,20 @@ def _reject_header(*, name: str, aliases: Mapping[str, Sequence[str]], required:
 
 # -- shaping rows ------------------------------------------------------------------------------------------------
 
+TOTAL_MAX_CHARS = 12  # a first cell longer than this is never a total label
+
+
+def _is_total_text(text: str) -> bool:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)) in TOTAL_MARKERS
+
+
 def _is_total(first: np.ndarray) -> np.ndarray:
     """Rows whose first text cell is 合计/小计/总计 (spaces and full-width forms ignored)."""
-    short = np.flatnonzero(np.strings.str_len(first) <= 12) if first.size else np.zeros(0, dtype=np.int64)
+    short = (np.flatnonzero(np.strings.str_len(first) <= TOTAL_MAX_CHARS) if first.size
+             else np.zeros(0, dtype=np.int64))
     out = np.zeros(len(first), dtype=bool)
     for i in short:
-        out[i] = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(first[i]))) in TOTAL_MARKERS
+        out[i] = _is_total_text(str(first[i]))
     return out
 
 
@@ -387,6 +402,13 @@ def _csv_chunks(path: Path, *, aliases: Mapping[str, Sequence[str]], required: S
     wide = next((k for k in range(data_index, len(head)) if any(head[k][header.width:])), None)
     if wide is not None:
         raise _too_wide(path, starts[wide], header.width)
+    fields = len(head[data_index]) if data_index < len(head) else header.width
+    parsed = _arrow_csv(path, encoding=enc, offset=ends[data_index - 1], fields=max(fields, header.width),
+                        width=header.width)
+    if parsed is not None:
+        yield from _arrow_blocks(parsed, line=line, header=header, aliases=aliases, encoding=enc,
+                                 header_line=header_line, chunk_rows=chunk_rows)
+        return
     names = [f"c{j}" for j in range(header.width + EXTRA_FIELDS)]
     emitted = False
     try:
@@ -426,6 +448,85 @@ def _csv_block(path: Path, raw: pd.DataFrame, line: int, header: _Header, aliase
         raise _too_wide(path, int(starts[long_rows][0]), header.width)
     table = _shape(cells[:, : header.width], starts, header, aliases, enc, header_line)
     return table, line + len(raw) + int(breaks.sum())
+
+
+def _arrow_csv(path: Path, *, encoding: str, offset: int, fields: int, width: int) -> pa.Table | None:
+    """The data rows (from byte `offset`) as `width` Arrow text columns, or None where pandas must read the file:
+    too big to parse whole, a row of another field count (short, blank or too wide), or anything Arrow refuses."""
+    if fields > width + EXTRA_FIELDS or path.stat().st_size - offset > ARROW_CSV_MAX_BYTES:
+        return None
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    plain = _plain_codec(path, encoding)[0]
+    if codecs.lookup(plain).name != "utf-8":
+        try:
+            data = data.decode(plain).encode("utf-8")
+        except UnicodeError:
+            return None
+    names = [f"c{j}" for j in range(fields)]
+    odd: list[object] = []
+
+    def note(row: object) -> str:
+        odd.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
+                                             invalid_row_handler=note),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    extra = [table.column(j) for j in range(width, fields)]
+    if odd or any(pc.any(pc.not_equal(c, "")).as_py() for c in extra):
+        return None
+    return table.select(names[:width])
+
+
+def _arrow_blocks(table: pa.Table, *, line: int, header: _Header, aliases: Mapping[str, Sequence[str]],
+                  encoding: str, header_line: int, chunk_rows: int) -> Iterator[RawTable]:
+    """Arrow-parsed data rows in blocks, lines counted as `_csv_block` counts them (quoted line breaks included)."""
+    n = table.num_rows
+    if not n:
+        yield _empty(header, aliases, encoding, header_line)
+        return
+    breaks = np.zeros(n, dtype=np.int64)
+    for column in table.columns:
+        breaks += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False).astype(np.int64)
+    starts = line + np.arange(n, dtype=np.int64) + np.concatenate([[0], np.cumsum(breaks)[:-1]]).astype(np.int64)
+    for at in range(0, n, chunk_rows):
+        yield _shape_arrow(table.slice(at, chunk_rows), starts[at:at + chunk_rows], header, aliases, encoding,
+                           header_line)
+
+
+def _shape_arrow(table: pa.Table, lines: np.ndarray, header: _Header, aliases: Mapping[str, Sequence[str]],
+                 encoding: str, header_row: int) -> RawTable:
+    """`_shape` over Arrow text columns: the same blank and total rows dropped, the kept cells left as Arrow text."""
+    n = table.num_rows
+    stripped = [pc.utf8_trim_whitespace(c) for c in table.columns]  # the same characters as Python's str.strip()
+    filled = [pc.not_equal(c, "") for c in stripped]
+    blank = ~np.logical_or.reduce([f.to_numpy(zero_copy_only=False) for f in filled])
+    first = pc.coalesce(*(pc.if_else(f, c, pa.scalar(None, pa.large_string())) for c, f in zip(stripped, filled,
+                                                                                                strict=True)))
+    total = np.zeros(n, dtype=bool)
+    short = pc.less_equal(pc.fill_null(pc.utf8_length(first), TOTAL_MAX_CHARS + 1), TOTAL_MAX_CHARS)
+    for i in np.flatnonzero(short.to_numpy(zero_copy_only=False)):
+        total[i] = _is_total_text(first[int(i)].as_py())
+    total &= ~blank
+    keep = ~blank & ~total
+    mask = pa.array(keep)
+    m = int(keep.sum())
+    frame = pd.DataFrame({canon: (pd.arrays.ArrowStringArray(table.column(header.columns[canon]).filter(mask))
+                                  if canon in header.columns else np.full(m, None, dtype=object))
+                          for canon in aliases}, index=range(m))
+    return RawTable(frame=frame, lines=pd.Series(lines[keep], index=frame.index, dtype="int64"),
+                    title_lines=header.title_lines, encoding=encoding, header_row=header_row,
+                    units=dict(header.units), total_lines=lines[total].tolist(),
+                    dropped_rows=int(blank.sum() + total.sum()))
 
 
 def _empty(header: _Header, aliases: Mapping[str, Sequence[str]], encoding: str | None, header_row: int) -> RawTable:
