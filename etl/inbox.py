@@ -280,18 +280,27 @@ def _batchable(dataset: ModuleType, path: Path) -> bool:
             and path.stat().st_size <= SMALL_FILE_BYTES)
 
 
+def prepare_batch(dataset: ModuleType, tables: Sequence[tuple[str, RawTable]], *, ctx: Context) -> Prepared:
+    """Validate several small files' rows as one frame, each row keeping its file's name as its source."""
+    frame = pd.concat([t.frame for _, t in tables], ignore_index=True)
+    lines = pd.Series(np.concatenate([np.asarray(t.lines) for _, t in tables]), index=frame.index)
+    names = pd.Series(np.repeat([name for name, _ in tables], [len(t.frame) for _, t in tables]),
+                      index=frame.index, dtype=object)
+    return dataset.prepare(frame, source=names, ctx=ctx, lines=lines)
+
+
 def _flush(*, warehouse: Warehouse, config: Config, source_name: str, dataset: ModuleType, ctx: Context,
-           batch: _Batch, summary: RunSummary, tally: _Tally) -> None:
-    """Validate and load a batch of small files in one transaction, then archive them."""
+           batch: _Batch, summary: RunSummary, tally: _Tally, ready: _Validated | None = None) -> None:
+    """Load a batch of small files in one transaction, then archive them; validated here unless `ready` holds
+    these very files validated by the producer."""
     from etl.jobs import load_batch  # local: etl.jobs registers this runner
 
     if not batch.items:
         return
-    frame = pd.concat([t.frame for _, t in batch.items], ignore_index=True)
-    lines = pd.Series(np.concatenate([np.asarray(t.lines) for _, t in batch.items]), index=frame.index)
-    names = pd.Series(np.repeat([i.path.name for i, _ in batch.items], [len(t.frame) for _, t in batch.items]),
-                      index=frame.index, dtype=object)
-    prepared = dataset.prepare(frame, source=names, ctx=ctx, lines=lines)
+    if ready is not None and ready.checksums == tuple(item.checksum for item, _ in batch.items):
+        prepared = ready.prepared
+    else:
+        prepared = prepare_batch(dataset, [(i.path.name, t) for i, t in batch.items], ctx=ctx)
     good = prepared.rows["source"].value_counts().to_dict() if not prepared.rows.empty else {}
     bad = prepared.rejects["source"].value_counts().to_dict() if not prepared.rejects.empty else {}
     pairs_by_file = _pairs_by_file(dataset, prepared.rows)
@@ -302,7 +311,7 @@ def _flush(*, warehouse: Warehouse, config: Config, source_name: str, dataset: M
             item.pairs = pairs_by_file.get(item.path.name, set())
             _register(conn, source=source_name, item=item, run_id=summary.run_id, status="loaded",
                       tz=config.timezone)
-    summary.rows_read += len(frame)
+    summary.rows_read += sum(len(t.frame) for _, t in batch.items)
     for item, _table in batch.items:
         _move(item.path, item.path.parent.parent / ARCHIVE, item.checksum)
         tally.loaded += 1
@@ -320,23 +329,57 @@ class _Read:
     error: FileRejected | FieldMappingError | None = None
 
 
-def _read_ahead(paths: Sequence[Path], *, dataset: ModuleType, job: JobSettings, source: FilesSource
-                ) -> Iterator[list[_Read]]:
-    """Checksum and parse the small files in order, handed over about a batch at a time; big files are left to the
-    loader, block by block.
+@dataclass
+class _Validated:
+    """A group's readable files (the first of any identical copies), validated together by the producer."""
+
+    checksums: tuple[str, ...]
+    prepared: Prepared
+
+
+@dataclass
+class _Group:
+    """Files read ahead and handed over together: about one batch, or a single file left to the loader."""
+
+    reads: list[_Read]
+    validated: _Validated | None = None
+
+
+def _validated(reads: Sequence[_Read], *, dataset: ModuleType, ctx: Context) -> _Validated | None:
+    """The group's rows validated as the loader would batch them, if they all are new; else the loader validates
+    (a file already loaded or a batch the dataset refuses is then handled exactly as before)."""
+    fresh: dict[str, _Read] = {}
+    for read in reads:
+        if read.table is not None and read.checksum is not None:
+            fresh.setdefault(read.checksum, read)
+    if not fresh:
+        return None
+    try:
+        prepared = prepare_batch(dataset, [(r.path.name, r.table) for r in fresh.values() if r.table is not None],
+                                 ctx=ctx)
+    except FieldMappingError:
+        return None
+    return _Validated(checksums=tuple(fresh), prepared=prepared)
+
+
+def _read_ahead(paths: Sequence[Path], *, dataset: ModuleType, job: JobSettings, source: FilesSource,
+                ctx: Context) -> Iterator[_Group]:
+    """Checksum, parse and validate the small files in order, handed over about a batch at a time; big files are
+    left to the loader, block by block.
 
     A file at a time, the producer ran one file ahead and then waited while the loader validated and loaded a
     batch of a dozen files: the loader then waited for each of the next batch's files in turn (22 s of 57 for a
-    year of ratings). A batch's worth of files per hand-over keeps the producer reading the next batch meanwhile.
+    year of ratings). A batch's worth of files per hand-over keeps the producer reading the next batch meanwhile;
+    since CSVs are read by Arrow, reading is the smaller half, so the producer validates the batch too.
     """
     group: list[_Read] = []
     rows = 0
     for path in paths:
         if not _batchable(dataset, path):
             if group:
-                yield group
+                yield _Group(group, _validated(group, dataset=dataset, ctx=ctx))
                 group, rows = [], 0
-            yield [_Read(path=path)]
+            yield _Group([_Read(path=path)])
             continue
         read = _Read(path=path, checksum=file_checksum(path=path))
         try:
@@ -347,16 +390,16 @@ def _read_ahead(paths: Sequence[Path], *, dataset: ModuleType, job: JobSettings,
         group.append(read)
         rows += len(read.table.frame) if read.table is not None else 0
         if rows >= BATCH_ROWS or len(group) >= BATCH_FILES:
-            yield group
+            yield _Group(group, _validated(group, dataset=dataset, ctx=ctx))
             group, rows = [], 0
     if group:
-        yield group
+        yield _Group(group, _validated(group, dataset=dataset, ctx=ctx))
 
 
 def _queue(*, warehouse: Warehouse, config: Config, source_name: str, source: FilesSource, job: JobSettings,
            dataset: ModuleType, ctx: Context, path: Path, summary: RunSummary, tally: _Tally,
            batch: _Batch, read: _Read) -> str:
-    """Put a small file's table into the batch (or skip or refuse it), loading the batch when it is full."""
+    """Put a small file's table into the batch (or skip or refuse it); the batch loads at the end of its group."""
     item = _Delivery(path=path, checksum=read.checksum or file_checksum(path=path), size=path.stat().st_size)
     with warehouse.engine.connect() as conn:
         seen = _loaded_before(conn, source_name, item.checksum)
@@ -374,10 +417,6 @@ def _queue(*, warehouse: Warehouse, config: Config, source_name: str, source: Fi
     assert table is not None
     batch.items.append((item, table))
     batch.rows += len(table.frame)
-    if batch.rows >= BATCH_ROWS or len(batch.items) >= BATCH_FILES:
-        _flush(warehouse=warehouse, config=config, source_name=source_name, dataset=dataset, ctx=ctx, batch=batch,
-               summary=summary, tally=tally)
-        return "loaded with its batch"
     return "read, waiting for its batch"
 
 
@@ -397,26 +436,24 @@ def run_files_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSe
     files = inbox_files(folder=folder, pattern=source.pattern)
     tally = _Tally(total=len(files))
     batch = _Batch()
-    reads = (read for group in prefetch(_read_ahead(files, dataset=dataset, job=job, source=source))
-             for read in group)
-    for read in reads:
-        path = read.path
-        common = dict(warehouse=warehouse, config=config, source_name=job.source, source=source, job=job,
-                      dataset=dataset, ctx=ctx, path=path, summary=summary, tally=tally)
-        if read.checksum is not None:
-            outcome = _queue(**common, batch=batch, read=read)
-        else:
-            _flush(warehouse=warehouse, config=config, source_name=job.source, dataset=dataset, ctx=ctx,
-                   batch=batch, summary=summary, tally=tally)
-            outcome = _handle(**common)
-        if progress:
-            rate = summary.rows_read / max(time.perf_counter() - tally.started, 1e-9)
-            progress(f"{name}: {path.name}: {outcome} — {tally.done}/{tally.total} files ({tally.loaded} loaded, "
-                     f"{tally.duplicates} duplicate, {tally.failed} failed), {summary.rows_read:,} rows read "
-                     f"({rate:,.0f} rows/s)")
-    waiting = bool(batch.items)
-    _flush(warehouse=warehouse, config=config, source_name=job.source, dataset=dataset, ctx=ctx, batch=batch,
-           summary=summary, tally=tally)
-    if progress and waiting:
-        progress(f"{name}: {tally.done}/{tally.total} files ({tally.loaded} loaded, {tally.duplicates} duplicate, "
-                 f"{tally.failed} failed), {summary.rows_read:,} rows read")
+    flush = dict(warehouse=warehouse, config=config, source_name=job.source, dataset=dataset, ctx=ctx, batch=batch,
+                 summary=summary, tally=tally)
+    for group in prefetch(_read_ahead(files, dataset=dataset, job=job, source=source, ctx=ctx)):
+        for read in group.reads:
+            common = dict(warehouse=warehouse, config=config, source_name=job.source, source=source, job=job,
+                          dataset=dataset, ctx=ctx, path=read.path, summary=summary, tally=tally)
+            if read.checksum is not None:
+                outcome = _queue(**common, batch=batch, read=read)
+            else:
+                _flush(**flush)
+                outcome = _handle(**common)
+            if progress:
+                rate = summary.rows_read / max(time.perf_counter() - tally.started, 1e-9)
+                progress(f"{name}: {read.path.name}: {outcome} — {tally.done}/{tally.total} files "
+                         f"({tally.loaded} loaded, {tally.duplicates} duplicate, {tally.failed} failed), "
+                         f"{summary.rows_read:,} rows read ({rate:,.0f} rows/s)")
+        waiting = bool(batch.items)
+        _flush(**flush, ready=group.validated)
+        if progress and waiting:
+            progress(f"{name}: {tally.done}/{tally.total} files ({tally.loaded} loaded, {tally.duplicates} duplicate, "
+                     f"{tally.failed} failed), {summary.rows_read:,} rows read")

@@ -277,6 +277,42 @@ def test_ratings_inbox_loads_each_file_once(warehouse: Warehouse, config: Config
     assert len(list((tmp_path / "ratings" / "archive").glob("hcp_20261009.*.csv"))) == 1
 
 
+def test_the_producer_validates_new_files_and_the_loader_what_it_already_holds(
+        warehouse: Warehouse, config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of new files arrive validated by the producer process; a batch holding a file loaded earlier is
+    validated again by the loader without it, and loads the same rows."""
+    from etl import inbox as runner
+
+    monkeypatch.setenv("BIZENV_ETL_PRODUCER", "process")
+    in_loader: list[list[str]] = []
+    prepare_batch = runner.prepare_batch
+
+    def spy(dataset: object, tables: list, **kwargs: object) -> object:
+        in_loader.append([name for name, _ in tables])  # the forked producer's own calls never reach this list
+        return prepare_batch(dataset, tables, **kwargs)
+
+    monkeypatch.setattr(runner, "prepare_batch", spy)
+    folder = tmp_path / "ratings" / "inbox"
+    folder.mkdir(parents=True)
+    cfg = _files_config(config, ratings_dir=folder)
+    _csv(folder / "hcp_20261008.csv", [_rating("R1", "140702", "2026-10-08", "满意")], encoding="gbk")
+    _csv(folder / "hcp_20261009.csv", [_rating("R2", "140703", "2026-10-09", "不满意"),
+                                       _rating("R3", "开发区", "2026-10-09", "满意")], encoding="utf-8")
+    first, _ = _run(warehouse, cfg, "ratings")
+    assert (first.rows_read, first.rows_inserted, first.rows_rejected, in_loader) == (3, 2, 1, [])
+
+    shutil.copy(tmp_path / "ratings" / "archive" / "hcp_20261009.csv", folder / "hcp_20261009.csv")
+    _csv(folder / "hcp_20261010.csv", [_rating("R4", "140781", "2026-10-10", "基本满意")], encoding="utf-8")
+    second, said = _run(warehouse, cfg, "ratings")
+    assert (second.rows_read, second.rows_inserted, second.rows_rejected) == (1, 1, 0)
+    assert in_loader == [["hcp_20261010.csv"]]
+    assert "2/2 files (1 loaded, 1 duplicate, 0 failed)" in said[-1]
+    assert _table(warehouse, "SELECT rating_id, source, source_line FROM fact_rating ORDER BY rating_id") == [
+        ("R1", "hcp_20261008.csv", 2), ("R2", "hcp_20261009.csv", 2), ("R4", "hcp_20261010.csv", 2)]
+    assert _table(warehouse, "SELECT source, source_line, reason_code FROM etl_rejected_row") == [
+        ("hcp_20261009.csv", 3, "unknown_region")]
+
+
 COUNTY_COLUMNS = [("乡镇（街道）", "", "—"), ("实有总数", "市场主体", "户"), ("本月新登记", "市场主体", "户"),
                   ("本月注销", "市场主体", "户"), ("签约项目数", "招商引资", "个"), ("签约金额", "招商引资", "亿元"),
                   ("计划到位资金", "招商引资", "亿元"), ("实际到位资金", "招商引资", "亿元"),
@@ -470,8 +506,10 @@ def test_rating_keys_fold_like_the_text_methods_they_replace() -> None:
     assert got.tolist()[:3] == ["pc端", "pc端", "pc端"] and got.isna().tolist()[3:5] == [True, True]
 
 
-def test_small_files_reach_the_loader_a_batch_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The producer hands over groups of about a batch of rows; a refused file counts no rows, a big file goes alone."""
+def test_small_files_reach_the_loader_a_batch_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        ctx: Context) -> None:
+    """The producer hands over groups of about a batch of rows, validated; a refused file counts no rows, and a big
+    file goes alone, for the loader to read and validate."""
     from etl import inbox
 
     monkeypatch.setattr(inbox, "BATCH_ROWS", 3)
@@ -486,7 +524,14 @@ def test_small_files_reach_the_loader_a_batch_at_a_time(tmp_path: Path, monkeypa
     monkeypatch.setattr(inbox, "SMALL_FILE_BYTES", (folder / "e.csv").stat().st_size - 1)  # e.csv is "big"
     job = JobSettings(source="ratings_inbox", dataset="ratings", schedule="0 * * * *")
     source = FilesSource(kind="files", path=str(folder), pattern="*.csv")
-    groups = list(inbox._read_ahead(sorted(folder.iterdir()), dataset=ratings, job=job, source=source))
-    assert [[r.path.name for r in g] for g in groups] == [["a.csv", "b.csv", "c.csv"], ["d.csv"], ["e.csv"]]
-    assert [len(r.table.frame) if r.table is not None else None for g in groups for r in g] == [2, None, 1, 1, None]
-    assert groups[0][1].error is not None and groups[2][0].checksum is None  # the big file is read by the loader
+    groups = list(inbox._read_ahead(sorted(folder.iterdir()), dataset=ratings, job=job, source=source, ctx=ctx))
+    assert [[r.path.name for r in g.reads] for g in groups] == [["a.csv", "b.csv", "c.csv"], ["d.csv"], ["e.csv"]]
+    assert [len(r.table.frame) if r.table is not None else None
+            for g in groups for r in g.reads] == [2, None, 1, 1, None]
+    assert groups[0].reads[1].error is not None and groups[2].reads[0].checksum is None  # the loader reads e.csv
+    first, second = groups[0].validated, groups[1].validated
+    assert first is not None and second is not None and groups[2].validated is None
+    assert first.checksums == (groups[0].reads[0].checksum, groups[0].reads[2].checksum)  # not the refused b.csv
+    assert first.prepared.rows[["rating_id", "source", "source_line"]].values.tolist() == [
+        ["A1", "a.csv", 2], ["A2", "a.csv", 3], ["C1", "c.csv", 2]]
+    assert second.prepared.rows["rating_id"].tolist() == ["D1"] and first.prepared.rejects.empty
