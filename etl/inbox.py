@@ -14,7 +14,9 @@ import hashlib
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -184,13 +186,17 @@ def _pairs_by_file(dataset: ModuleType, rows: pd.DataFrame) -> dict[str, set[tup
 
 
 def _load_file(*, warehouse: Warehouse, config: Config, source_name: str, source: FilesSource, job: JobSettings,
-               dataset: ModuleType, ctx: Context, item: _Delivery, summary: RunSummary) -> None:
-    """Read, validate and load one file block by block; the registry row commits with the last block."""
+               dataset: ModuleType, ctx: Context, item: _Delivery, summary: RunSummary,
+               ready: tuple[RawTable, Prepared] | None = None) -> None:
+    """Read, validate and load one file block by block (or as `ready`, read and validated whole by the producer);
+    the registry row commits with the last block."""
     from etl.jobs import load_batch  # local: etl.jobs registers this runner
 
     replaces = getattr(dataset, "REPLACES_PERIOD", False)
-    for table, last in _blocks(item.path, dataset, _aliases(dataset, job.fields), source.encoding):
-        prepared = _prepare(dataset, table, source=item.path.name, ctx=ctx)
+    blocks = [(ready[0], True)] if ready else _blocks(item.path, dataset, _aliases(dataset, job.fields),
+                                                      source.encoding)
+    for table, last in blocks:
+        prepared = ready[1] if ready else _prepare(dataset, table, source=item.path.name, ctx=ctx)
         pairs = _pairs(dataset, prepared)
         before = (summary.rows_inserted + summary.rows_updated, summary.rows_rejected)
         with warehouse.engine.begin() as conn:
@@ -238,18 +244,24 @@ def _refuse(*, warehouse: Warehouse, config: Config, source_name: str, item: _De
 
 
 def _handle(*, warehouse: Warehouse, config: Config, source_name: str, source: FilesSource, job: JobSettings,
-            dataset: ModuleType, ctx: Context, path: Path, summary: RunSummary, tally: _Tally) -> str:
-    """Load, skip or refuse one file; returns what happened, for the progress line."""
-    item = _Delivery(path=path, checksum=file_checksum(path=path), size=path.stat().st_size)
+            dataset: ModuleType, ctx: Context, path: Path, summary: RunSummary, tally: _Tally,
+            read: _Read | None = None) -> str:
+    """Load, skip or refuse one file (perhaps read and validated ahead); returns what happened, for progress."""
+    checksum = read.checksum if read is not None and read.checksum else file_checksum(path=path)
+    item = _Delivery(path=path, checksum=checksum, size=path.stat().st_size)
     with warehouse.engine.connect() as conn:
         seen = _loaded_before(conn, source_name, item.checksum)
     if seen:
         _move(path, path.parent.parent / ARCHIVE, item.checksum)
         tally.duplicates += 1
         return "already loaded (same checksum), archived"
+    ready = ((read.table, read.prepared) if read is not None and read.table is not None
+             and read.prepared is not None else None)
     try:
+        if read is not None and read.error is not None:
+            raise read.error
         _load_file(warehouse=warehouse, config=config, source_name=source_name, source=source, job=job,
-                   dataset=dataset, ctx=ctx, item=item, summary=summary)
+                   dataset=dataset, ctx=ctx, item=item, summary=summary, ready=ready)
     except (FileRejected, FieldMappingError) as exc:
         return _refuse(warehouse=warehouse, config=config, source_name=source_name, item=item, exc=exc,
                        summary=summary, tally=tally)
@@ -327,6 +339,8 @@ class _Read:
     checksum: str | None = None
     table: RawTable | None = None
     error: FileRejected | FieldMappingError | None = None
+    alone: bool = False  # loaded as a file of its own, not batched (a county workbook or a big file)
+    prepared: Prepared | None = None  # such a file validated whole, when it was small enough to read ahead
 
 
 @dataclass
@@ -362,10 +376,40 @@ def _validated(reads: Sequence[_Read], *, dataset: ModuleType, ctx: Context) -> 
     return _Validated(checksums=tuple(fresh), prepared=prepared)
 
 
+READ_AHEAD_FILES = 2  # files read at once by the producer: a workbook's reader process is mostly start-up time
+
+
+def _read_file(path: Path, *, dataset: ModuleType, job: JobSettings, source: FilesSource) -> _Read:
+    """A file's checksum and table, or why it cannot be read; a big file is left to the loader (`alone`), which
+    reads it block by block so memory stays flat, and a county workbook is loaded `alone` too."""
+    alone = not _batchable(dataset, path)
+    if alone and path.stat().st_size > SMALL_FILE_BYTES:
+        return _Read(path=path, alone=True)
+    read = _Read(path=path, checksum=file_checksum(path=path), alone=alone)
+    try:
+        read.table = read_table(path, aliases=_aliases(dataset, job.fields), required=dataset.REQUIRED,
+                                encoding=source.encoding)
+    except (FileRejected, FieldMappingError) as exc:
+        read.error = exc
+    return read
+
+
+def _in_order(paths: Sequence[Path], read: Callable[[Path], _Read], *, depth: int) -> Iterator[_Read]:
+    """`read` of each path, in order, with up to `depth` files being read at once on threads."""
+    with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="inbox-read") as pool:
+        pending: deque[Future[_Read]] = deque()
+        for path in paths:
+            pending.append(pool.submit(read, path))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def _read_ahead(paths: Sequence[Path], *, dataset: ModuleType, job: JobSettings, source: FilesSource,
                 ctx: Context) -> Iterator[_Group]:
-    """Checksum, parse and validate the small files in order, handed over about a batch at a time; big files are
-    left to the loader, block by block.
+    """Checksum, parse and validate the files in order: small ones handed over about a batch at a time, a file
+    loaded alone (a county workbook) by itself; big files are left to the loader, block by block.
 
     A file at a time, the producer ran one file ahead and then waited while the loader validated and loaded a
     batch of a dozen files: the loader then waited for each of the next batch's files in turn (22 s of 57 for a
@@ -374,19 +418,20 @@ def _read_ahead(paths: Sequence[Path], *, dataset: ModuleType, job: JobSettings,
     """
     group: list[_Read] = []
     rows = 0
-    for path in paths:
-        if not _batchable(dataset, path):
+    reads = _in_order(paths, lambda path: _read_file(path, dataset=dataset, job=job, source=source),
+                      depth=READ_AHEAD_FILES)
+    for read in reads:
+        if read.alone:
             if group:
                 yield _Group(group, _validated(group, dataset=dataset, ctx=ctx))
                 group, rows = [], 0
-            yield _Group([_Read(path=path)])
+            if read.table is not None:
+                try:
+                    read.prepared = _prepare(dataset, read.table, source=read.path.name, ctx=ctx)
+                except (FileRejected, FieldMappingError) as exc:
+                    read.error = exc
+            yield _Group([read])
             continue
-        read = _Read(path=path, checksum=file_checksum(path=path))
-        try:
-            read.table = read_table(path, aliases=_aliases(dataset, job.fields), required=dataset.REQUIRED,
-                                    encoding=source.encoding)
-        except (FileRejected, FieldMappingError) as exc:
-            read.error = exc
         group.append(read)
         rows += len(read.table.frame) if read.table is not None else 0
         if rows >= BATCH_ROWS or len(group) >= BATCH_FILES:
@@ -442,11 +487,11 @@ def run_files_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSe
         for read in group.reads:
             common = dict(warehouse=warehouse, config=config, source_name=job.source, source=source, job=job,
                           dataset=dataset, ctx=ctx, path=read.path, summary=summary, tally=tally)
-            if read.checksum is not None:
+            if not read.alone:
                 outcome = _queue(**common, batch=batch, read=read)
             else:
                 _flush(**flush)
-                outcome = _handle(**common)
+                outcome = _handle(**common, read=read)
             if progress:
                 rate = summary.rows_read / max(time.perf_counter() - tally.started, 1e-9)
                 progress(f"{name}: {read.path.name}: {outcome} — {tally.done}/{tally.total} files "

@@ -426,6 +426,37 @@ def test_county_inbox_correction_replaces_the_month_and_bad_workbook_is_parked(
                for p in failed.iterdir())
 
 
+def test_county_workbooks_arrive_read_and_validated_and_a_bad_unit_is_parked(
+        warehouse: Warehouse, config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The producer process reads and validates each workbook; one it refuses is parked by the loader with the
+    reason, and the loader validates nothing itself."""
+    from etl import inbox as runner
+
+    monkeypatch.setenv("BIZENV_ETL_PRODUCER", "process")
+    in_loader: list[str] = []
+    prepare = runner._prepare
+
+    def spy(dataset: object, table: object, **kwargs: object) -> object:
+        in_loader.append(str(kwargs["source"]))  # the forked producer's own calls never reach this list
+        return prepare(dataset, table, **kwargs)
+
+    monkeypatch.setattr(runner, "_prepare", spy)
+    inbox = tmp_path / "county" / "inbox"
+    inbox.mkdir(parents=True)
+    _county_xlsx(inbox / "140702_榆次区_202609.xlsx", title="晋中市榆次区2026年9月营商环境指标月报", towns=YUCI)
+    monkeypatch.setitem(globals(), "COUNTY_COLUMNS",
+                        [(n, g, "个" if n == "签约金额" else u) for n, g, u in COUNTY_COLUMNS])
+    _county_xlsx(inbox / "140728_平遥县_202609.xlsx", title="晋中市平遥县2026年9月营商环境指标月报",
+                 towns=PINGYAO_FIXED)
+    summary, said = _run(warehouse, _files_config(config, county_dir=inbox), "county_figures")
+    assert (summary.rows_inserted, summary.rows_rejected, summary.files_refused, in_loader) == (10, 0, 1, [])
+    assert "2/2 files (1 loaded, 0 duplicate, 1 failed)" in said[-1]
+    assert _table(warehouse, "SELECT DISTINCT region_code, period, source FROM fact_county_figure") == [
+        ("140702", "2026-09", "140702_榆次区_202609.xlsx")]
+    reason = (tmp_path / "county" / "failed" / "140728_平遥县_202609.xlsx.reason.txt").read_text(encoding="utf-8")
+    assert "签约金额 is in 个, expected 亿元" in reason
+
+
 # -- the demo's inboxes ------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
