@@ -92,6 +92,27 @@ def test_updated_since_is_inclusive(base_url: str, db_path: Path) -> None:
     assert all(r["GXSJ"] >= cut for r in body["data"]["records"])
 
 
+def test_totals_follow_the_export_when_it_changes_while_served(tmp_path: Path, db_path: Path) -> None:
+    db = tmp_path / "copy.db"
+    with sqlite3.connect(db_path) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    server, url = serve_in_thread(db_path=db)
+    try:
+        cut = _db_rows(db, "SELECT MAX(GXSJ) FROM cases")[0][0]
+        query = f"{url}/api/v1/cases?" + urlencode({"updated_since": cut})
+        (before,) = _db_rows(db, "SELECT COUNT(*) FROM cases WHERE GXSJ >= ?", (cut,))[0]
+        assert _get(query)[1]["data"]["total"] == before
+        with sqlite3.connect(db) as conn:  # a case updated after the last one, and one with no stamp at all
+            conn.execute("INSERT INTO cases (SBLSH, GXSJ) VALUES ('NEW-1', '2099-01-01 00:00:00'), ('NEW-2', NULL)")
+        status, body = _get(query)
+        assert status == 200 and body["data"]["total"] == before + 1
+        assert body["data"]["records"][-1]["SBLSH"] == "NEW-1"
+        (everything,) = _db_rows(db, "SELECT COUNT(*) FROM cases")[0]
+        assert _get(f"{url}/api/v1/cases?size=1")[1]["data"]["total"] == everything
+    finally:
+        server.shutdown()
+
+
 def test_items_endpoint_and_page_past_end(base_url: str, db_path: Path) -> None:
     (n,) = _db_rows(db_path, "SELECT COUNT(*) FROM items")[0]
     status, body = _get(f"{base_url}/api/v1/items?size=10000")
