@@ -4,7 +4,7 @@ Handles what real deliveries carry: GBK/GB18030/UTF-8(-BOM) text with CRLF, titl
 two-level header with merged group cells, a units row under the header, blank rows and 合计/小计/总计 rows.
 Cells come back as text (Excel numbers and dates rendered as text too), so datasets parse every source alike.
 A problem with the whole file raises `FileRejected` with the reason in English and Chinese; workbooks are read in
-a child process, because python-calamine aborts the whole process on some damaged files.
+child processes, because python-calamine aborts the whole process on some damaged files (see `workbooks`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import pickle
 import re
-import subprocess
-import sys
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from etl.extract import workbooks
+from etl.extract.workbooks import Sheets, WorkbookUnreadable, read_workbook
+
 HEADER_SCAN_ROWS = 20
 CHUNK_ROWS = 100_000
 # A CSV up to this size is parsed whole by Arrow's reader into Arrow text columns, three times faster than pandas'
@@ -37,8 +37,8 @@ ARROW_CSV_MAX_BYTES = 64 << 20
 EXTRA_FIELDS = 16  # CSV rows may carry this many fields beyond the header before the parser gives up
 CSV_FIELD_LIMIT = (1 << 31) - 1  # the csv module refuses fields over 128 KiB by default; pandas has no limit
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
-WORKBOOK_MEMORY_BYTES = 2 << 30  # address space the child process reading a workbook may take
-WORKBOOK_SECONDS = 120  # and the time it may take
+WORKBOOK_MEMORY_BYTES = workbooks.MEMORY_BYTES  # address space a process reading workbooks may take
+WORKBOOK_SECONDS = workbooks.SECONDS  # and the time one workbook may take
 DETECT_ORDER = ("utf-8-sig", "gbk", "gb18030")  # GBK is a subset of GB18030: report the narrower one that decodes
 TOTAL_MARKERS = {"合计", "小计", "总计", "全市合计", "全县合计", "全区合计", "总合计", "合计数"}
 UNIT_TOKENS = {"户", "家", "个", "项", "件", "人", "人次", "次", "宗", "元", "万元", "亿元", "%", "天", "日", "亩",
@@ -536,52 +536,19 @@ def _empty(header: _Header, aliases: Mapping[str, Sequence[str]], encoding: str 
 
 # -- Excel -------------------------------------------------------------------------------------------------------
 
-_WORKBOOK_READER = """
-import pickle, sys
-try:
-    import resource
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = int(sys.argv[2]) if hard == resource.RLIM_INFINITY else min(int(sys.argv[2]), hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-except (ImportError, ValueError, OSError):
-    pass
-from python_calamine import CalamineWorkbook
-try:
-    book = CalamineWorkbook.from_path(sys.argv[1])
-    sheets = []
-    for name in book.sheet_names:
-        sheet = book.get_sheet_by_name(name)
-        sheets.append((name, list(sheet.merged_cell_ranges or ()), sheet.to_python(skip_empty_area=False)))
-    result = ("ok", sheets)
-except BaseException as exc:  # a pyo3 PanicException is a BaseException
-    result = ("error", f"{type(exc).__name__}: {exc}")
-sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-"""
-
-
-def _read_workbook(path: Path) -> list[tuple[str, list, list[list[object]]]]:
-    """Each sheet's name, merged ranges and cell values (from A1), read by python-calamine in a child process.
-
-    calamine allocates whatever a damaged .xls claims, or a dense grid up to a stray cell in XFD1048576, and when
-    that fails it aborts the whole process (tafia/calamine#550, #714): a child with a memory cap and a time limit
-    turns that into a refused file instead of a dead ETL run.
-    """
+def _read_workbook(path: Path) -> Sheets:
+    """Each sheet's name, merged ranges and cell values (from A1), read in a child process (see `workbooks`)."""
     try:
-        done = subprocess.run([sys.executable, "-I", "-c", _WORKBOOK_READER, str(path), str(WORKBOOK_MEMORY_BYTES)],
-                              capture_output=True, timeout=WORKBOOK_SECONDS, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise FileRejected(f"{path.name}: reading the workbook took over {WORKBOOK_SECONDS} s",
-                           f"{path.name}：读取工作簿超过 {WORKBOOK_SECONDS} 秒") from exc
-    if done.returncode != 0 or not done.stdout:
-        said = done.stderr.decode("utf-8", errors="replace").strip().splitlines() or [f"exit {done.returncode}"]
-        why = (said[0] if done.returncode < 0 else said[-1])[:200]  # a Rust abort says why first, Python last
-        raise FileRejected(f"{path.name}: cannot open as a workbook (the reader stopped: {why})",
-                           f"{path.name}：无法作为 Excel 工作簿打开（文件已损坏或过大）")
-    status, payload = pickle.loads(done.stdout)
-    if status != "ok":
-        raise FileRejected(f"{path.name}: cannot open as a workbook ({payload})",
-                           f"{path.name}：无法作为 Excel 工作簿打开")
-    return payload
+        return read_workbook(path, memory_bytes=WORKBOOK_MEMORY_BYTES, seconds=WORKBOOK_SECONDS)
+    except WorkbookUnreadable as exc:
+        if exc.kind == "timed_out":
+            raise FileRejected(f"{path.name}: reading the workbook took over {WORKBOOK_SECONDS} s",
+                               f"{path.name}：读取工作簿超过 {WORKBOOK_SECONDS} 秒") from None
+        if exc.kind == "stopped":
+            raise FileRejected(f"{path.name}: cannot open as a workbook (the reader stopped: {exc.why})",
+                               f"{path.name}：无法作为 Excel 工作簿打开（文件已损坏或过大）") from None
+        raise FileRejected(f"{path.name}: cannot open as a workbook ({exc.why})",
+                           f"{path.name}：无法作为 Excel 工作簿打开") from None
 
 
 def _sheet_rows(values: list[list[object]]) -> Iterator[list[str]]:
