@@ -16,9 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -162,42 +159,6 @@ def load_batch(conn: Connection, dataset: ModuleType, prepared: Prepared, summar
                                         rejects=prepared.rejects)
 
 
-def _plain(kind: pa.DataType) -> bool:
-    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
-            or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind))
-
-
-def records_frame(records: list[dict]) -> pd.DataFrame:
-    """A page of API records as columns of the values as delivered (nothing parsed yet).
-
-    Records of one page nearly always carry the same fields in the same order, each field of one JSON type; then
-    Arrow builds the columns in C, and the parsers read them without a conversion per value. Otherwise every field
-    any record has is a column of the Python values as delivered.
-    """
-    if not records:
-        return pd.DataFrame()
-    keys = tuple(records[0])
-    uniform = all(tuple(r) == keys for r in records)
-    if uniform:
-        try:
-            table = pa.Table.from_pylist(records)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a field of mixed JSON types: keep the values as delivered
-            table = None
-        if table is not None and all(_plain(kind) for kind in table.schema.types):
-            return table.to_pandas(types_mapper=pd.ArrowDtype)
-    if not uniform:
-        keys = tuple(dict.fromkeys(k for r in records for k in r))
-        columns = zip(*[[r.get(k) for k in keys] for r in records], strict=True)
-    else:
-        columns = zip(*[r.values() for r in records], strict=True)
-    data = {}
-    for key, values in zip(keys, columns, strict=True):
-        column = np.empty(len(records), dtype=object)
-        column[:] = values
-        data[key] = column
-    return pd.DataFrame(data, dtype=object, copy=False)
-
-
 def run_api_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSettings, summary: RunSummary,
                 progress: Progress | None) -> None:
     """Pull an API stream since its cursor; each page commits with its cursor."""
@@ -212,8 +173,8 @@ def run_api_job(*, warehouse: Warehouse, config: Config, name: str, job: JobSett
         since = read_cursor(conn=conn, source=job.source, stream=job.stream or "")
     started = time.perf_counter()
     # Only what the loader needs crosses to it (the producer may be another process): not the page's records.
-    batches = ((page.cursor, len(page.records),
-                dataset.prepare(records_frame(page.records), source=page.url, ctx=ctx, fields=job.fields))
+    batches = ((page.cursor, len(page.frame),
+                dataset.prepare(page.frame, source=page.url, ctx=ctx, fields=job.fields))
                for page in extractor.pages(since=since))
     for cursor, read, prepared in prefetch(batches):
         with warehouse.engine.begin() as conn:

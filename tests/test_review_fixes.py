@@ -132,7 +132,7 @@ def _extractor(url: str, path: str = "/rows") -> HttpApiExtractor:
 
 
 def test_a_source_that_caps_page_size_is_read_to_the_end(capped_url: str) -> None:
-    ids = [r["ID"] for page in _extractor(capped_url).pages(since=None) for r in page.records]
+    ids = [i for page in _extractor(capped_url).pages(since=None) for i in page.frame["ID"]]
     assert ids == ["R0", "R1", "R2", "R3", "R4"]
 
 

@@ -14,11 +14,12 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
+import pandas as pd
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from etl.extract.api_records import ArrowRecords, Records, RecordsMissing, dict_records
 from models.config import HttpApiSource
 
 log = logging.getLogger(__name__)
@@ -46,20 +47,13 @@ class _Transient(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of records, with where it came from and the cursor value it advances to."""
+    """One page's new records as columns of the values as delivered, where they came from and the cursor value
+    the page advances to."""
 
     number: int
     url: str
-    records: list[dict[str, Any]]
+    frame: pd.DataFrame
     cursor: str | None
-
-
-def _dig(payload: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(payload, dict) or part not in payload:
-            raise KeyError(path)
-        payload = payload[part]
-    return payload
 
 
 class HttpApiExtractor:
@@ -72,6 +66,7 @@ class HttpApiExtractor:
         self.settings, self.name, self.stream = settings, name, stream
         self.cursor_field, self.key_field = cursor_field, key_field
         self.backoff_seconds = backoff_seconds
+        self._arrow = ArrowRecords(records_path=settings.records_path, total_path=settings.total_path)
 
     def _url(self, *, page: int, since: str | None) -> str:
         s = self.settings
@@ -80,7 +75,7 @@ class HttpApiExtractor:
             params[s.cursor_param] = since
         return s.base_url.rstrip("/") + s.endpoints[self.stream] + "?" + urllib.parse.urlencode(params)
 
-    def _get_once(self, url: str) -> Any:
+    def _get_once(self, url: str) -> bytes:
         s = self.settings
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
         token = s.token()
@@ -98,12 +93,9 @@ class HttpApiExtractor:
             raise SourceError(f"{self.name}: {url} answered HTTP {exc.code}: {exc.read()[:200]!r}") from exc
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise _Transient(str(getattr(exc, "reason", exc))) from exc
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise SourceError(f"{self.name}: {url} returned invalid JSON: {exc}") from exc
+        return body
 
-    def _get(self, url: str) -> Any:
+    def _get(self, url: str) -> bytes:
         retrying = Retrying(
             retry=retry_if_exception(lambda e: isinstance(e, _Transient)),
             stop=stop_after_attempt(self.settings.max_retries + 1),
@@ -119,23 +111,18 @@ class HttpApiExtractor:
                 f"{self.name}: {url} still failing after {self.settings.max_retries} retries: {exc}"
             ) from exc
 
-    def _records(self, payload: Any, url: str) -> list[dict[str, Any]]:
+    def _fetch(self, url: str) -> Records:
+        """The page's records, parsed on the fetching thread (Arrow's reader runs without the GIL)."""
+        body = self._get(url)
+        records = self._arrow.parse(body)
+        if records is not None:
+            return records
         try:
-            records = _dig(payload, self.settings.records_path)
-        except KeyError:
-            raise SourceError(f"{self.name}: {url}: no records at JSON path {self.settings.records_path!r}") from None
-        if not isinstance(records, list):
-            raise SourceError(f"{self.name}: {url}: {self.settings.records_path!r} is not a list")
-        return records
-
-    def _total(self, payload: Any) -> int | None:
-        """The number of rows the source says match the request, if it says so."""
-        if not self.settings.total_path:
-            return None
-        try:
-            return int(_dig(payload, self.settings.total_path))
-        except (KeyError, TypeError, ValueError):
-            return None
+            return dict_records(body, records_path=self.settings.records_path, total_path=self.settings.total_path)
+        except orjson.JSONDecodeError as exc:
+            raise SourceError(f"{self.name}: {url} returned invalid JSON: {exc}") from exc
+        except RecordsMissing as exc:
+            raise SourceError(f"{self.name}: {url}: {exc}") from None
 
     def pages(self, *, since: str | None) -> Iterator[Page]:
         """Every record updated at or after `since`, a page at a time, oldest first.
@@ -147,27 +134,26 @@ class HttpApiExtractor:
         page, boundary, boundary_keys = self.settings.first_page, since, set()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{self.name}") as pool:
             url = self._url(page=page, since=boundary)
-            pending = pool.submit(self._get, url)
+            pending = pool.submit(self._fetch, url)
             while True:
-                payload = pending.result()
-                records, total = self._records(payload, url), self._total(payload)
-                fresh = [r for r in records if not (r.get(self.cursor_field) == boundary
-                                                    and r.get(self.key_field) in boundary_keys)]
-                stamps = [str(r[self.cursor_field]) for r in records if r.get(self.cursor_field)]
-                newest = max(stamps) if stamps else boundary
-                this = Page(number=page, url=url, records=fresh, cursor=newest)
+                records = pending.result()
+                stamps, keys = records.column(self.cursor_field), records.column(self.key_field)
+                fresh = [not (c == boundary and k in boundary_keys) for c, k in zip(stamps, keys, strict=True)]
+                given = [str(c) for c in stamps if c]
+                newest = max(given) if given else boundary
+                this = Page(number=page, url=url, frame=records.frame(fresh), cursor=newest)
                 # A short page is the last one, unless the source reports more rows (it may cap the page size).
                 seen = (page - self.settings.first_page) * size + len(records)
-                last = not records or (len(records) < size and (total is None or total <= seen))
+                last = not len(records) or (len(records) < size and (records.total is None or records.total <= seen))
                 if not last:
                     if newest != boundary:
-                        keys = {r.get(self.key_field) for r in records if str(r.get(self.cursor_field)) == newest}
-                        boundary, boundary_keys, page = newest, keys, self.settings.first_page
+                        at_newest = {k for c, k in zip(stamps, keys, strict=True) if str(c) == newest}
+                        boundary, boundary_keys, page = newest, at_newest, self.settings.first_page
                     else:
-                        boundary_keys |= {r.get(self.key_field) for r in records}
+                        boundary_keys |= set(keys)
                         page += 1
                     url = self._url(page=page, since=boundary)
-                    pending = pool.submit(self._get, url)
+                    pending = pool.submit(self._fetch, url)
                 yield this
                 if last:
                     return
