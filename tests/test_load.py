@@ -54,12 +54,28 @@ def _expected() -> list[tuple]:
             for i in range(n)]
 
 
-def test_copy_round_trips_every_value(engine: Engine) -> None:
+@pytest.mark.parametrize("way", ["arrow csv", "row by row"])
+def test_copy_round_trips_every_value(engine: Engine, monkeypatch: pytest.MonkeyPatch, way: str) -> None:
+    if way == "arrow csv":
+        monkeypatch.setattr(load, "COPY_SLICE_ROWS", 3)  # several slices, one of them short
+        assert load._arrow_rows(_frame(), ["k", "s", "n", "b", "x"]) is not None
+    else:
+        monkeypatch.setattr(load, "_arrow_rows", lambda frame, columns: None)
     with engine.begin() as conn:
         load._copy_postgres(conn, "t", _frame(), ["k", "s", "n", "b", "x"])
     with engine.connect() as conn:
         got = [tuple(r) for r in conn.execute(text("SELECT k, s, n, b, x FROM t ORDER BY length(k), k"))]
     assert got == _expected()
+
+
+def test_a_column_of_mixed_python_values_goes_row_by_row(engine: Engine) -> None:
+    frame = pd.DataFrame({"k": ["a", "b"], "s": ["x", "y"], "n": [1, "2"]})  # "2" as text beside a number
+    assert load._arrow_rows(frame, ["k", "s", "n"]) is None
+    with engine.begin() as conn:
+        load._copy_postgres(conn, "t", frame, ["k", "s", "n"])
+    with engine.connect() as conn:
+        got = [tuple(r) for r in conn.execute(text("SELECT k, s, n FROM t ORDER BY k"))]
+    assert got == [("a", "x", 1), ("b", "y", 2)]
 
 
 def test_current_rows_reads_the_batch_keys_from_json(engine: Engine) -> None:
