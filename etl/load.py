@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Connection, delete, insert, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
+from etl.parsing import plain_arrow_type
 from etl.reasons import reason_text
 from models.kpis import span_months
 from models.ops import EtlCursor, EtlDirtyPeriod, EtlRejectedRow
@@ -268,9 +269,7 @@ def _arrow_rows(frame: pd.DataFrame, columns: Sequence[str]) -> pa.Table | None:
         data = pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
-    plain = all(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
-                or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t) for t in data.schema.types)
-    return data if plain else None
+    return data if all(plain_arrow_type(t) for t in data.schema.types) else None
 
 
 def _insert_ignore(conn: Connection, model, rows: list[dict]) -> None:  # noqa: ANN001 - a mapped class

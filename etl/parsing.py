@@ -34,6 +34,12 @@ INT64_LIMIT = 2.0 ** 63
 _MARKERS = pa.array(sorted(MISSING_MARKERS), type=pa.large_string())
 
 
+def plain_arrow_type(kind: pa.DataType) -> bool:
+    """Text, a number, a boolean or all-null: Arrow types whose values every parser and loader takes as they are."""
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+            or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind))
+
+
 def _arrow_text(values: pd.Series) -> pa.Array:
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return pa.array(values.array)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from etl.extract.workbooks import WorkbookUnreadable, read_workbook
 
 
 @pytest.fixture(autouse=True)
-def _own_pool() -> None:
+def _own_pool() -> Iterator[None]:
     """Each test starts with no idle reader and leaves none behind."""
     workbooks.close_readers()
     yield

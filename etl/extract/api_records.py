@@ -19,14 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from etl.parsing import plain_arrow_type
+
 
 class RecordsMissing(Exception):
     """The body has no list of records at the configured JSON path."""
-
-
-def _plain(kind: pa.DataType) -> bool:
-    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
-            or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind))
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
@@ -45,7 +42,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             table = pa.Table.from_pylist(records)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # a field of mixed JSON types: keep the values as delivered
             table = None
-        if table is not None and all(_plain(kind) for kind in table.schema.types):
+        if table is not None and all(plain_arrow_type(kind) for kind in table.schema.types):
             return table.to_pandas(types_mapper=pd.ArrowDtype)
     if not uniform:
         keys = tuple(dict.fromkeys(k for r in records for k in r))
@@ -141,7 +138,7 @@ class ArrowRecords:
             records = self._records(table) if table is not None else None
             if records is None or any(pa.types.is_temporal(f.type) for f in records.type):
                 return None
-        if not all(_plain(f.type) and not pa.types.is_floating(f.type) for f in records.type):
+        if not all(plain_arrow_type(f.type) and not pa.types.is_floating(f.type) for f in records.type):
             return None
         self.known.update({f.name: f.type for f in records.type if not pa.types.is_null(f.type)})
         return Records(table=pa.Table.from_struct_array(records), dicts=None, total=self._total(table))
